@@ -1,0 +1,197 @@
+package stats
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+	"gonum.org/v1/gonum/stat/distuv"
+)
+
+func line(n int, a, b float64) []float64 {
+	y := make([]float64, n)
+	for i := range y {
+		y[i] = a + b*float64(i)
+	}
+	return y
+}
+
+func TestTrendCases(t *testing.T) {
+	nan := line(10, 0, 1)
+	nan[3] = math.NaN()
+	inf := line(10, 0, 1)
+	inf[9] = math.Inf(1)
+	tests := []struct {
+		name     string
+		y        []float64
+		noise    float64
+		wantP    func(p float64) bool
+		wantSlop float64
+	}{
+		{"perfect line is decisive", line(48, 100, 5), 0, func(p float64) bool { return p < 1e-12 }, 5},
+		{"flat is not growth", line(48, 100, 0), 0, func(p float64) bool { return p >= 0.5 }, 0},
+		{"falling is not growth", line(48, 100, -3), 0, func(p float64) bool { return p > 0.99 }, -3},
+		{"too short", line(3, 0, 1), 0, func(p float64) bool { return p == 1 }, 0},
+		{"empty", nil, 0, func(p float64) bool { return p == 1 }, 0},
+		{"NaN", nan, 0, func(p float64) bool { return p == 1 }, 0},
+		{"Inf", inf, 0, func(p float64) bool { return p == 1 }, 0},
+		{"noise floor hides a small slope", line(48, 0, 0.01), 1e6, func(p float64) bool { return p > 0.4 }, 0.01},
+		{"huge values stay finite", line(48, 1<<62, 1<<40), 0, func(p float64) bool { return p < 1e-6 }, 1 << 40},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := Trend(tc.y, tc.noise)
+			require.Truef(t, tc.wantP(r.P), "p = %v", r.P)
+			require.False(t, math.IsNaN(r.P))
+			if len(tc.y) >= 4 && tc.wantSlop != 0 {
+				require.InEpsilon(t, tc.wantSlop, r.Slope, 1e-6)
+				require.LessOrEqual(t, r.Lo, r.Slope)
+				require.GreaterOrEqual(t, r.Hi, r.Slope)
+			}
+		})
+	}
+}
+
+// TestTrendCalibration measures the test's size: under the null (no trend),
+// with white and positively autocorrelated noise, the rate of p ≤ level must
+// be consistent with at most level (its Clopper–Pearson lower bound must not
+// exceed it). The detector's alpha spending relies on exactly this. Very
+// strong correlation (ρ = 0.95) over short windows is reported, not
+// asserted: there a window holds about one independent observation and the
+// test is known to exceed its level up to about twofold at 0.001; the
+// detector's family-wise simulation covers that case end to end.
+func TestTrendCalibration(t *testing.T) {
+	reps := 40000
+	if testing.Short() {
+		reps = 10000
+	}
+	levels := []float64{0.05, 0.01, 0.001}
+	for _, n := range []int{12, 24, 48} {
+		for _, rho := range []float64{0, 0.5, 0.8, 0.95} {
+			t.Run(fmt.Sprintf("n=%d/rho=%.2f", n, rho), func(t *testing.T) {
+				rng := rand.New(rand.NewPCG(uint64(n), uint64(rho*100)))
+				y := make([]float64, n)
+				rejects := make([]int, len(levels))
+				for range reps {
+					e := rng.NormFloat64()
+					for i := range y {
+						e = rho*e + math.Sqrt(1-rho*rho)*rng.NormFloat64()
+						y[i] = 1000 + e
+					}
+					p := Trend(y, 0).P
+					for j, l := range levels {
+						if p <= l {
+							rejects[j]++
+						}
+					}
+				}
+				for j, l := range levels {
+					rate := float64(rejects[j]) / float64(reps)
+					lower := binomialLower(rejects[j], reps, 0.999)
+					t.Logf("level %.3f: size %.5f (%d/%d, 99.9%% lower bound %.5f)", l, rate, rejects[j], reps, lower)
+					if rho < 0.9 {
+						require.LessOrEqualf(t, lower, l, "size %.5f exceeds level %.3f", rate, l)
+					}
+				}
+			})
+		}
+	}
+}
+
+// binomialLower is the one-sided Clopper–Pearson lower confidence bound on
+// a rate observed as k successes in n trials.
+func binomialLower(k, n int, conf float64) float64 {
+	if k == 0 {
+		return 0
+	}
+	return distuv.Beta{Alpha: float64(k), Beta: float64(n - k + 1)}.Quantile(1 - conf)
+}
+
+
+func TestGrowthPersistence(t *testing.T) {
+	n := 48
+	rng := rand.New(rand.NewPCG(1, 2))
+	noisy := func(f func(i int) float64) []float64 {
+		y := make([]float64, n)
+		for i := range y {
+			y[i] = f(i) + rng.NormFloat64()
+		}
+		return y
+	}
+	tests := []struct {
+		name string
+		y    []float64
+		leak bool
+	}{
+		{"steady growth persists", noisy(func(i int) float64 { return float64(i) }), true},
+		{"warm-up that stopped in the older half", noisy(func(i int) float64 { return float64(min(i, 15)) * 3 }), false},
+		{"one-time step", noisy(func(i int) float64 { return float64(map[bool]int{true: 50}[i >= 30]) }), false},
+		{"growth only recently", noisy(func(i int) float64 { return float64(max(0, i-36)) * 5 }), false},
+		{"spike that drained", noisy(func(i int) float64 { return 40 * math.Exp(-math.Abs(float64(i-24))/4) }), false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			g := Growth(tc.y, 0)
+			require.Equal(t, math.Max(g.Full.P, math.Max(g.Older.P, g.Newer.P)), g.P)
+			if tc.leak {
+				require.Less(t, g.P, 1e-6)
+			} else {
+				require.Greater(t, g.P, 0.01)
+			}
+		})
+	}
+}
+
+func TestSpendWeight(t *testing.T) {
+	require.Zero(t, SpendWeight(0))
+	require.Equal(t, 0.5, SpendWeight(1))
+	var sum float64
+	prev := math.Inf(1)
+	for i := uint64(1); i <= 1_000_000; i++ {
+		w := SpendWeight(i)
+		require.Less(t, w, prev, "weights must decrease")
+		prev = w
+		sum += w
+	}
+	// The tail beyond N is at most 1/(2(1+ln N)), so the full sum stays ≤ 1.
+	tail := 1 / (2 * (1 + math.Log(1e6)))
+	require.LessOrEqual(t, sum+tail, 1.0)
+
+	b := Budget{Rank: 3}
+	first := b.Spend()
+	require.Equal(t, SpendWeight(3)*SpendWeight(1), first)
+	require.Equal(t, uint64(1), b.Tests)
+	require.Less(t, b.Spend(), first)
+}
+
+func TestAdjust(t *testing.T) {
+	tests := []struct {
+		raw, share, want float64
+	}{
+		{0.001, 0.1, 0.01},
+		{0.5, 0.1, 1},
+		{0.001, 0, 1},
+		{math.NaN(), 0.5, 1},
+	}
+	for _, tc := range tests {
+		require.InDelta(t, tc.want, Adjust(tc.raw, tc.share), 1e-12)
+	}
+}
+
+func BenchmarkGrowth(b *testing.B) {
+	for _, n := range []int{64, 256, 1024} {
+		b.Run(fmt.Sprintf("history=%d", n), func(b *testing.B) {
+			rng := rand.New(rand.NewPCG(7, uint64(n)))
+			y := make([]float64, n)
+			for i := range y {
+				y[i] = float64(i) + 10*rng.NormFloat64()
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				Growth(y, 1)
+			}
+		})
+	}
+}
