@@ -27,8 +27,6 @@ type TrendResult struct {
 	Slope float64
 	// SE is the slope's standard error, widened for serial correlation.
 	SE float64
-	// Lo and Hi bound the slope with 95 % confidence.
-	Lo, Hi float64
 	// Rho is the lag-1 autocorrelation of the residuals used to widen SE
 	// (bias-corrected, never below zero).
 	Rho float64
@@ -107,16 +105,24 @@ func Trend(y []float64, noiseVar float64) TrendResult {
 
 	t := slope / se
 	dist := distuv.StudentsT{Mu: 0, Sigma: 1, Nu: df}
-	q := dist.Quantile(0.975)
 	res.Slope = slope
 	res.SE = se
-	res.Lo = slope - q*se
-	res.Hi = slope + q*se
 	res.Rho = rho
 	res.T = t
 	res.DF = df
 	res.P = dist.Survival(t)
 	return res
+}
+
+// Interval returns the two-sided confidence interval for the slope at the
+// given confidence (for example 0.95). It is computed on demand because the
+// t quantile costs far more than the test itself.
+func (r TrendResult) Interval(conf float64) (lo, hi float64) {
+	if r.N < 4 || math.IsNaN(r.DF) || !(conf > 0 && conf < 1) {
+		return math.Inf(-1), math.Inf(1)
+	}
+	q := distuv.StudentsT{Mu: 0, Sigma: 1, Nu: r.DF}.Quantile(0.5 + conf/2)
+	return r.Slope - q*r.SE, r.Slope + q*r.SE
 }
 
 // GrowthResult is the outcome of the persistence test.
