@@ -2,6 +2,7 @@ package stats
 
 import (
 	"math"
+	"slices"
 
 	"gonum.org/v1/gonum/stat/distuv"
 )
@@ -49,12 +50,73 @@ type TrendResult struct {
 // variance is never taken below it. Series shorter than 4 points, or
 // containing NaN or ±Inf, yield P = 1.
 func Trend(y []float64, noiseVar float64) TrendResult {
+	return trendWith(y, noiseVar, serialRho(y))
+}
+
+// serialRho is the conservative lag-1 autocorrelation used to widen a
+// window's slope standard error: the smaller of the straight-line residual
+// estimate and the first-difference estimate, corrected for small-sample
+// bias, raised to its 95 % upper confidence bound, within [0, maxRho].
+// It returns NaN when y is too short or not finite.
+func serialRho(y []float64) float64 {
+	n := len(y)
+	if n < 4 {
+		return math.NaN()
+	}
+	fn := float64(n)
+	xMean := (fn - 1) / 2
+	sxx := fn * (fn*fn - 1) / 12
+	var yMean float64
+	for _, v := range y {
+		if !finite(v) {
+			return math.NaN()
+		}
+		yMean += v
+	}
+	yMean /= fn
+	var sxy float64
+	for i, v := range y {
+		sxy += (float64(i) - xMean) * (v - yMean)
+	}
+	slope := sxy / sxx
+	intercept := yMean - slope*xMean
+	var ssr, lag, prev float64
+	for i, v := range y {
+		e := v - (intercept + slope*float64(i))
+		ssr += e * e
+		if i > 0 {
+			lag += e * prev
+		}
+		prev = e
+	}
+	rho := 0.0
+	if ssr > 0 {
+		rho = lag / ssr
+	}
+	// A curved or kinked trend (a leak that accelerates, retained steps)
+	// leaves long runs in the residuals of a straight line, which read as
+	// strong autocorrelation and would cost all power. The first
+	// differences are blind to smooth trend shape: for AR(1) noise their
+	// lag-1 correlation is −(1−ρ)/2. Taking the smaller estimate keeps a
+	// wandering benign series penalised (both estimates see it) while a
+	// curved leak is not.
+	rho = math.Min(rho, diffRho(y))
+	// Residuals of a fitted line understate ρ by roughly (1+3ρ)/n plus the
+	// fitted trend's own 2/n; correct upwards, then take the upper
+	// confidence bound, never below zero (negative correlation would only
+	// narrow the interval, which we do not want).
+	rho += (3 + 3*math.Max(rho, 0)) / fn
+	rho += rhoZ * math.Sqrt((1-math.Min(rho*rho, 1))/fn)
+	return math.Min(math.Max(rho, 0), maxRho)
+}
+
+// trendWith is Trend with the serial correlation given.
+func trendWith(y []float64, noiseVar, rho float64) TrendResult {
 	n := len(y)
 	res := TrendResult{N: n, P: 1, DF: math.NaN()}
-	if n < 4 || !finite(noiseVar) {
+	if n < 4 || !finite(noiseVar) || math.IsNaN(rho) {
 		return res
 	}
-	// x = 0..n-1 centred: closed forms avoid a pass and keep this allocation-free.
 	fn := float64(n)
 	xMean := (fn - 1) / 2
 	sxx := fn * (fn*fn - 1) / 12
@@ -72,29 +134,12 @@ func Trend(y []float64, noiseVar float64) TrendResult {
 	}
 	slope := sxy / sxx
 	intercept := yMean - slope*xMean
-
-	var ssr, lag, prev float64
+	var ssr float64
 	for i, v := range y {
 		e := v - (intercept + slope*float64(i))
 		ssr += e * e
-		if i > 0 {
-			lag += e * prev
-		}
-		prev = e
 	}
-	rho := 0.0
-	if ssr > 0 {
-		rho = lag / ssr
-	}
-	// Residuals of a fitted line understate ρ by roughly (1+3ρ)/n plus the
-	// fitted trend's own 2/n; correct upwards, then take the upper
-	// confidence bound, never below zero (negative correlation would only
-	// narrow the interval, which we do not want).
-	rho += (3 + 3*math.Max(rho, 0)) / fn
-	rho += rhoZ * math.Sqrt((1-math.Min(rho*rho, 1))/fn)
-	rho = math.Min(math.Max(rho, 0), maxRho)
 	inflation := (1 + rho) / (1 - rho)
-
 	s2 := ssr / (fn - 2)
 	// A numerically perfect line must not produce an infinite statistic from
 	// rounding alone.
@@ -102,15 +147,13 @@ func Trend(y []float64, noiseVar float64) TrendResult {
 	s2 = math.Max(s2, math.Max(noiseVar, floor))
 	se := math.Sqrt(s2 / sxx * inflation)
 	df := math.Max(fn/inflation-2, 1)
-
 	t := slope / se
-	dist := distuv.StudentsT{Mu: 0, Sigma: 1, Nu: df}
 	res.Slope = slope
 	res.SE = se
 	res.Rho = rho
 	res.T = t
 	res.DF = df
-	res.P = dist.Survival(t)
+	res.P = distuv.StudentsT{Mu: 0, Sigma: 1, Nu: df}.Survival(t)
 	return res
 }
 
@@ -148,13 +191,98 @@ type GrowthResult struct {
 // goes on up to now — rejects all three.
 func Growth(y []float64, noiseVar float64) GrowthResult {
 	h := len(y) / 2
+	// The halves share the window's noise process; estimating its
+	// correlation once from the whole window is twice as precise as from
+	// each half, and the halves' tests are far less conservative for it.
+	rho := serialRho(y)
 	r := GrowthResult{
-		Full:  Trend(y, noiseVar),
-		Older: Trend(y[:h], noiseVar),
-		Newer: Trend(y[len(y)-h:], noiseVar),
+		Full:  trendWith(y, noiseVar, rho),
+		Older: trendWith(y[:h], noiseVar, rho),
+		Newer: trendWith(y[len(y)-h:], noiseVar, rho),
 	}
 	r.P = math.Max(r.Full.P, math.Max(r.Older.P, r.Newer.P))
 	return r
+}
+
+// diffRho estimates the lag-1 autocorrelation of AR(1) noise from the
+// series' first differences, inverting Corr(Δe_t, Δe_{t−1}) = −(1−ρ)/2.
+// Differences further than three robust standard deviations from their
+// median are left out, so that a few large retained steps (a leak that grows
+// in bursts) do not pass for correlated noise; gradual wandering has no
+// outlying differences and is estimated as it is.
+func diffRho(y []float64) float64 {
+	m := len(y) - 1
+	if m < 3 {
+		return 1
+	}
+	var buf [64]float64
+	var d []float64
+	if m <= len(buf) {
+		d = buf[:m]
+	} else {
+		d = make([]float64, m)
+	}
+	for i := range d {
+		d[i] = y[i+1] - y[i]
+	}
+	med, mad := medianMAD(d)
+	lim := 3 * 1.4826 * mad
+	keep := func(v float64) bool { return lim == 0 || math.Abs(v-med) <= lim }
+	var mean float64
+	var kept int
+	for _, v := range d {
+		if keep(v) {
+			mean += v
+			kept++
+		}
+	}
+	if kept < 3 {
+		return 1
+	}
+	mean /= float64(kept)
+	var ss, lag float64
+	for i, v := range d {
+		if !keep(v) {
+			continue
+		}
+		ss += (v - mean) * (v - mean)
+		if i > 0 && keep(d[i-1]) {
+			lag += (v - mean) * (d[i-1] - mean)
+		}
+	}
+	if ss == 0 {
+		return 0
+	}
+	return 1 + 2*lag/ss
+}
+
+// medianMAD returns the median of v and its median absolute deviation,
+// without modifying v. Windows are short, so a selection by insertion into
+// a copy is cheap.
+func medianMAD(v []float64) (med, mad float64) {
+	var buf [64]float64
+	var c []float64
+	if len(v) <= len(buf) {
+		c = buf[:len(v)]
+	} else {
+		c = make([]float64, len(v))
+	}
+	copy(c, v)
+	slices.Sort(c)
+	med = median(c)
+	for i, x := range v {
+		c[i] = math.Abs(x - med)
+	}
+	slices.Sort(c)
+	return med, median(c)
+}
+
+func median(sorted []float64) float64 {
+	n := len(sorted)
+	if n%2 == 1 {
+		return sorted[n/2]
+	}
+	return (sorted[n/2-1] + sorted[n/2]) / 2
 }
 
 func finite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
