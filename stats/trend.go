@@ -105,7 +105,7 @@ func serialRho(y []float64) float64 {
 	// fitted trend's own 2/n; correct upwards, then take the upper
 	// confidence bound, never below zero (negative correlation would only
 	// narrow the interval, which we do not want).
-	rho += (3 + 3*math.Max(rho, 0)) / fn
+	rho += (4 + 3*math.Max(rho, 0)) / fn
 	rho += rhoZ * math.Sqrt((1-math.Min(rho*rho, 1))/fn)
 	return math.Min(math.Max(rho, 0), maxRho)
 }
@@ -240,14 +240,38 @@ func diffRho(y []float64) float64 {
 		return 1
 	}
 	mean /= float64(kept)
+	// A rising growth rate (an accelerating leak) is a trend in the
+	// differences; remove a straight line from them too, so it is not read
+	// as correlation.
+	var xMean float64
+	for i, v := range d {
+		if keep(v) {
+			xMean += float64(i)
+		}
+	}
+	xMean /= float64(kept)
+	var sxx, sxy float64
+	for i, v := range d {
+		if keep(v) {
+			dx := float64(i) - xMean
+			sxx += dx * dx
+			sxy += dx * (v - mean)
+		}
+	}
+	b := 0.0
+	if sxx > 0 {
+		b = sxy / sxx
+	}
+	resid := func(i int) float64 { return d[i] - mean - b*(float64(i)-xMean) }
 	var ss, lag float64
 	for i, v := range d {
 		if !keep(v) {
 			continue
 		}
-		ss += (v - mean) * (v - mean)
+		e := resid(i)
+		ss += e * e
 		if i > 0 && keep(d[i-1]) {
-			lag += (v - mean) * (d[i-1] - mean)
+			lag += e * resid(i-1)
 		}
 	}
 	if ss == 0 {

@@ -1,0 +1,236 @@
+package heap
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/maphash"
+	"math"
+	"runtime"
+	"runtime/metrics"
+	"strings"
+	"time"
+	"unsafe"
+
+	"github.com/hashicorp/golang-lru/v2/simplelru"
+
+	"github.com/leakguard/leakguard/sampler"
+)
+
+const gcCyclesMetric = "/gc/cycles/total:gc-cycles"
+
+// DefaultSymbolCacheSize bounds how many stacks' symbolised frames are kept.
+const DefaultSymbolCacheSize = 16384
+
+// Option configures a Sampler.
+type Option func(*config) error
+
+type config struct {
+	forceGC     bool
+	symbolCache int
+}
+
+// WithForceGC makes every Sample run a garbage collection first, so that
+// each Sample reflects the heap at that moment. This costs a full GC per
+// sample — fine in tests and tools, rarely wanted in a service, where the
+// default waits for the runtime's own GC cycles.
+func WithForceGC(force bool) Option {
+	return func(c *config) error {
+		c.forceGC = force
+		return nil
+	}
+}
+
+// WithSymbolCacheSize bounds the number of stacks whose symbolised frames
+// are cached (default DefaultSymbolCacheSize). A stack evicted from the cache
+// is symbolised again when next seen.
+func WithSymbolCacheSize(n int) Option {
+	return func(c *config) error {
+		if n < 1 {
+			return fmt.Errorf("heap: WithSymbolCacheSize(%d): must be at least 1", n)
+		}
+		c.symbolCache = n
+		return nil
+	}
+}
+
+// Sampler reads the Go runtime's heap profile. It implements
+// sampler.Sampler with Resource sampler.Heap.
+type Sampler struct {
+	cfg     config
+	seed    maphash.Seed
+	symbols *simplelru.LRU[uint64, []sampler.Frame]
+	records []runtime.MemProfileRecord
+	gc      []metrics.Sample
+	lastGC  uint64
+	sampled bool
+	rate    int
+	epoch   uint64
+	closed  bool
+}
+
+// New returns a heap Sampler.
+func New(opts ...Option) (*Sampler, error) {
+	cfg := config{symbolCache: DefaultSymbolCacheSize}
+	for _, o := range opts {
+		if o == nil {
+			return nil, errors.New("heap: nil Option")
+		}
+		if err := o(&cfg); err != nil {
+			return nil, err
+		}
+	}
+	symbols, err := simplelru.NewLRU[uint64, []sampler.Frame](cfg.symbolCache, nil)
+	if err != nil {
+		return nil, fmt.Errorf("heap: %w", err)
+	}
+	return &Sampler{
+		cfg:     cfg,
+		seed:    maphash.MakeSeed(),
+		symbols: symbols,
+		gc:      []metrics.Sample{{Name: gcCyclesMetric}},
+		epoch:   1,
+	}, nil
+}
+
+// Resource reports sampler.Heap.
+func (s *Sampler) Resource() sampler.Resource { return sampler.Heap }
+
+// Close releases the symbol cache. It is safe to call more than once.
+func (s *Sampler) Close() error {
+	s.closed = true
+	s.symbols.Purge()
+	s.records = nil
+	return nil
+}
+
+// Sample reads the heap profile as of the most recently completed GC cycle.
+// It returns sampler.ErrNoNewData when no cycle completed since the previous
+// Sample (unless WithForceGC), because the profile would only repeat itself.
+func (s *Sampler) Sample(ctx context.Context) (*sampler.Sample, error) {
+	if s.closed {
+		return nil, sampler.ErrClosed
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	rate := runtime.MemProfileRate
+	if rate <= 0 {
+		return nil, errors.New("heap: heap profiling is disabled (runtime.MemProfileRate = 0)")
+	}
+	if s.cfg.forceGC {
+		runtime.GC()
+	}
+	metrics.Read(s.gc)
+	var cycle uint64
+	if s.gc[0].Value.Kind() == metrics.KindUint64 {
+		cycle = s.gc[0].Value.Uint64()
+	}
+	if s.sampled && cycle == s.lastGC && !s.cfg.forceGC {
+		return nil, sampler.ErrNoNewData
+	}
+	if s.sampled && rate != s.rate {
+		// Estimates at different rates are not comparable point to point.
+		s.epoch++
+	}
+	now := time.Now()
+	n := s.read()
+	out := &sampler.Sample{
+		Time:     now,
+		Resource: sampler.Heap,
+		Records:  make([]sampler.Record, 0, n),
+		Rate:     int64(rate),
+		Seq:      cycle,
+		Epoch:    s.epoch,
+		Source:   "runtime",
+	}
+	for i := range s.records[:n] {
+		r := &s.records[i]
+		stk := r.Stack()
+		key := s.fingerprint(stk)
+		inObj, inBytes := scale(r.InUseObjects(), r.InUseBytes(), int64(rate))
+		allocObj, allocBytes := scale(r.AllocObjects, r.AllocBytes, int64(rate))
+		out.Records = append(out.Records, sampler.Record{
+			Stack:        key,
+			Frames:       s.frames(key, stk),
+			InUseBytes:   inBytes,
+			InUseObjects: inObj,
+			AllocBytes:   allocBytes,
+			AllocObjects: allocObj,
+		})
+	}
+	s.sampled, s.lastGC, s.rate = true, cycle, rate
+	return out, nil
+}
+
+// read fills s.records with the current profile and returns its length,
+// growing the buffer the way runtime/pprof does when the profile grew
+// between the size query and the read.
+func (s *Sampler) read() int {
+	n, ok := runtime.MemProfile(s.records, true)
+	for !ok {
+		s.records = make([]runtime.MemProfileRecord, n+n/4+50)
+		n, ok = runtime.MemProfile(s.records, true)
+	}
+	return n
+}
+
+func (s *Sampler) fingerprint(stk []uintptr) uint64 {
+	if len(stk) == 0 {
+		return 0
+	}
+	b := unsafe.Slice((*byte)(unsafe.Pointer(&stk[0])), len(stk)*int(unsafe.Sizeof(stk[0])))
+	h := maphash.Bytes(s.seed, b)
+	if h == 0 {
+		h = 1 // 0 is reserved for the process total downstream
+	}
+	return h
+}
+
+// frames symbolises a stack once and caches it by fingerprint.
+func (s *Sampler) frames(key uint64, stk []uintptr) []sampler.Frame {
+	if f, ok := s.symbols.Get(key); ok {
+		return f
+	}
+	f := symbolise(stk)
+	s.symbols.Add(key, f)
+	return f
+}
+
+// symbolise resolves a stack leaf first. Like `go tool pprof`, it hides the
+// runtime's own allocation frames at the leaf, so the first frame is the
+// function that allocated; a stack made only of runtime frames is kept whole.
+func symbolise(stk []uintptr) []sampler.Frame {
+	var all []sampler.Frame
+	it := runtime.CallersFrames(stk)
+	for {
+		fr, more := it.Next()
+		if fr.Function != "" || fr.File != "" {
+			all = append(all, sampler.Frame{Function: fr.Function, File: fr.File, Line: fr.Line})
+		}
+		if !more {
+			break
+		}
+	}
+	for i, f := range all {
+		if !strings.HasPrefix(f.Function, "runtime.") && !strings.HasPrefix(f.Function, "internal/runtime/") {
+			return all[i:]
+		}
+	}
+	return all
+}
+
+// scale converts sampled counts to unbiased estimates of the true counts,
+// as runtime/pprof does: an allocation of average size s was recorded with
+// probability 1 − exp(−s/rate).
+func scale(count, size, rate int64) (int64, int64) {
+	if count == 0 || size == 0 {
+		return 0, 0
+	}
+	if rate <= 1 {
+		return count, size
+	}
+	avg := float64(size) / float64(count)
+	f := 1 / (1 - math.Exp(-avg/float64(rate)))
+	return int64(float64(count) * f), int64(float64(size) * f)
+}
