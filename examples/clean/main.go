@@ -1,0 +1,87 @@
+// Command clean is the same small service as examples/leaky without the
+// leak: sessions go into a bounded cache that fills up in about a second
+// and then recycles its slots. leakguard watches it and stays silent.
+//
+//	go run ./examples/clean
+//
+// It exits 0 when nothing was reported within the run time, 1 otherwise.
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/leakguard/leakguard"
+)
+
+// cacheSlots bounds the session cache: it warms up, then stays full.
+const cacheSlots = 1000
+
+type sessionCache struct {
+	slots [cacheSlots][]byte
+}
+
+func (c *sessionCache) put(i int, session []byte) { c.slots[i%cacheSlots] = session }
+
+// handleRequest allocates a working buffer (garbage after the request) and
+// caches a session record in a bounded cache.
+func handleRequest(c *sessionCache, i int) {
+	work := make([]byte, 64<<10)
+	work[0] = byte(i)
+	session := make([]byte, 4<<10)
+	session[0] = work[0]
+	c.put(i, session)
+}
+
+func main() {
+	duration := flag.Duration("duration", 30*time.Second, "how long to serve")
+	interval := flag.Duration("interval", 100*time.Millisecond, "leakguard sampling interval")
+	flag.Parse()
+	os.Exit(run(*interval, *duration))
+}
+
+func run(interval, duration time.Duration) int {
+	g, err := leakguard.Start(
+		leakguard.WithInterval(interval),
+		leakguard.OnAlert(func(a leakguard.Alert) { fmt.Println(a) }),
+	)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 2
+	}
+	fmt.Printf("serving for %v; leakguard samples every %v\n", duration, interval)
+	cache := new(sessionCache)
+	deadline := time.After(duration)
+	tick := time.NewTicker(time.Millisecond)
+	defer tick.Stop()
+	requests := 0
+loop:
+	for {
+		select {
+		case <-deadline:
+			break loop
+		case <-tick.C:
+			handleRequest(cache, requests)
+			requests++
+		}
+	}
+	if err := g.Stop(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+	}
+	st := g.Stats()
+	var alerts, warnings int
+	for _, a := range g.Alerts() {
+		if a.Severity == leakguard.SeverityAlert {
+			alerts++
+		} else {
+			warnings++
+		}
+	}
+	fmt.Printf("%d requests, %d samples analysed, %d stacks tracked, %d alerts, %d warnings\n", requests, st.Samples, st.Tracked, alerts, warnings)
+	if alerts > 0 {
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,79 @@
+// Command leaky is a small service with a memory leak, and leakguard
+// catching it: a request handler appends every request body to a
+// package-level slice that is never pruned.
+//
+//	go run ./examples/leaky
+//
+// It prints the alert — the leaking function, file and line, growth rate and
+// confidence — and exits 0 when the leak is caught, 1 if it was not within
+// the time limit.
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/leakguard/leakguard"
+)
+
+// sessions is the leak: every request's session is kept forever.
+var sessions [][]byte
+
+// handleRequest allocates a working buffer (garbage after the request) and
+// retains a session record (the leak).
+func handleRequest(i int) {
+	work := make([]byte, 64<<10)
+	work[0] = byte(i)
+	session := make([]byte, 4<<10)
+	session[0] = work[0]
+	sessions = append(sessions, session)
+}
+
+func main() {
+	timeout := flag.Duration("timeout", 2*time.Minute, "give up after this long")
+	interval := flag.Duration("interval", 100*time.Millisecond, "leakguard sampling interval")
+	flag.Parse()
+	os.Exit(run(*interval, *timeout))
+}
+
+func run(interval, timeout time.Duration) int {
+	caught := make(chan leakguard.Alert, 1)
+	g, err := leakguard.Start(
+		leakguard.WithInterval(interval),
+		leakguard.OnAlert(func(a leakguard.Alert) {
+			if a.Severity == leakguard.SeverityAlert {
+				select {
+				case caught <- a:
+				default:
+				}
+			}
+		}),
+	)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 2
+	}
+	defer g.Stop()
+	fmt.Printf("serving leaky requests; leakguard samples every %v\n", interval)
+	deadline := time.After(timeout)
+	tick := time.NewTicker(time.Millisecond)
+	defer tick.Stop()
+	for i := 0; ; i++ {
+		select {
+		case a := <-caught:
+			fmt.Println(a)
+			for _, f := range a.Frames {
+				fmt.Printf("\t%s\n\t\t%s:%d\n", f.Function, f.File, f.Line)
+			}
+			fmt.Printf("caught after %d requests, %d samples\n", i, a.Index+1)
+			return 0
+		case <-deadline:
+			fmt.Println("no leak reported within", timeout)
+			return 1
+		case <-tick.C:
+			handleRequest(i)
+		}
+	}
+}

@@ -1,0 +1,162 @@
+package leakguard
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/leakguard/leakguard/sampler"
+)
+
+// Severity grades how sure leakguard is that a stack leaks.
+type Severity int
+
+// Severities, in increasing order.
+const (
+	// SeverityNone means the stack is tracked but not significantly growing.
+	SeverityNone Severity = iota
+	// SeverityWarning means growth significant at the warning confidence.
+	SeverityWarning
+	// SeverityAlert means growth significant at the alert confidence.
+	SeverityAlert
+)
+
+// String returns "none", "warning" or "alert".
+func (s Severity) String() string {
+	switch s {
+	case SeverityWarning:
+		return "warning"
+	case SeverityAlert:
+		return "alert"
+	case SeverityNone:
+		return "none"
+	}
+	return fmt.Sprintf("Severity(%d)", int(s))
+}
+
+// MarshalText encodes the severity as its name, so JSON carries "alert".
+func (s Severity) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+// UnmarshalText decodes a severity name.
+func (s *Severity) UnmarshalText(b []byte) error {
+	switch string(b) {
+	case "none":
+		*s = SeverityNone
+	case "warning":
+		*s = SeverityWarning
+	case "alert":
+		*s = SeverityAlert
+	default:
+		return fmt.Errorf("leakguard: unknown severity %q", b)
+	}
+	return nil
+}
+
+// Evidence is what a detection rests on.
+type Evidence struct {
+	// PValue is the family-wise adjusted p-value: the chance of a result
+	// this strong anywhere in the run if nothing leaked. Confidence is
+	// 1 − PValue.
+	PValue float64 `json:"p_value"`
+	// RawPValue is the decisive test's own p-value before the
+	// multiplicity correction.
+	RawPValue float64 `json:"raw_p_value"`
+	// GrowthBytesPerSecond is the estimated growth rate of in-use bytes.
+	GrowthBytesPerSecond float64 `json:"growth_bytes_per_second"`
+	// GrowthObjectsPerSecond is the estimated growth rate of in-use objects.
+	GrowthObjectsPerSecond float64 `json:"growth_objects_per_second"`
+	// SlopeLow and SlopeHigh bound the growth rate (bytes/s) with 95 %
+	// confidence, widened for serial correlation.
+	SlopeLow  float64 `json:"growth_low"`
+	SlopeHigh float64 `json:"growth_high"`
+	// Samples is the number of points the decisive test used; each point is
+	// the mean of 2^k samples at resolution level k.
+	Samples int `json:"samples"`
+	// Window is the time those points span.
+	Window time.Duration `json:"window_ns"`
+	// InUseBytes and InUseObjects are what the stack holds now.
+	InUseBytes   int64 `json:"inuse_bytes"`
+	InUseObjects int64 `json:"inuse_objects"`
+	// GrowthStart estimates when the growth began (the hinge of a
+	// flat-then-linear fit over the window; the window's start if it grew
+	// throughout).
+	GrowthStart time.Time `json:"growth_start"`
+	// Retention is the share of bytes the stack allocated during the window
+	// that are still in use: near 1 for a pure leak, small for a leak under
+	// heavy churn. It is −1 when the source reports no allocation counts.
+	Retention float64 `json:"retention"`
+}
+
+// Point is one point of a stack's history.
+type Point struct {
+	// Time is when the point was observed (for a coarse level, the mean
+	// time of the samples it averages).
+	Time time.Time `json:"time"`
+	// InUseBytes and InUseObjects are the stack's in-use counts.
+	InUseBytes   float64 `json:"inuse_bytes"`
+	InUseObjects float64 `json:"inuse_objects"`
+}
+
+// Alert reports a stack that reached a severity.
+type Alert struct {
+	// Severity is the level reached: SeverityWarning or SeverityAlert.
+	Severity Severity `json:"severity"`
+	// Confidence is 1 − Evidence.PValue.
+	Confidence float64 `json:"confidence"`
+	// Pattern is the shape of the growth.
+	Pattern PatternType `json:"pattern"`
+	// Resource is what leaks: heap memory, goroutines, native memory.
+	Resource sampler.Resource `json:"resource"`
+	// Stack is the stack's fingerprint (TotalStack for the process total).
+	Stack uint64 `json:"stack_id"`
+	// Frames is the allocation stack, leaf first.
+	Frames []sampler.Frame `json:"stack"`
+	// Evidence is what the detection rests on.
+	Evidence Evidence `json:"evidence"`
+	// Time is the time of the sample at which the stack reached Severity.
+	Time time.Time `json:"time"`
+	// Index is the 0-based position of that sample among all samples the
+	// detector observed.
+	Index int `json:"index"`
+	// History is the stack's in-use history at the resolution of the
+	// decisive test, oldest first, for plotting.
+	History []Point `json:"history,omitempty"`
+	// Trend holds the end points of the fitted growth line over the
+	// decisive window.
+	Trend [2]Point `json:"trend"`
+}
+
+// Leaf returns the alert's innermost frame: the allocating function.
+func (a Alert) Leaf() sampler.Frame {
+	if len(a.Frames) == 0 {
+		return sampler.Frame{Function: "(unknown)"}
+	}
+	return a.Frames[0]
+}
+
+// String formats the alert in one line: severity, confidence, what grows,
+// how fast and where.
+func (a Alert) String() string {
+	var b strings.Builder
+	leaf := a.Leaf()
+	fmt.Fprintf(&b, "leakguard %s: %s %s growth at %s (confidence %.4f): +%s/s, %s in use",
+		a.Severity, a.Pattern, a.Resource, leaf.Function, a.Confidence,
+		formatBytes(a.Evidence.GrowthBytesPerSecond), formatBytes(float64(a.Evidence.InUseBytes)))
+	if leaf.File != "" {
+		fmt.Fprintf(&b, " (%s:%d)", leaf.File, leaf.Line)
+	}
+	return b.String()
+}
+
+func formatBytes(v float64) string {
+	units := []string{"B", "KiB", "MiB", "GiB", "TiB"}
+	i := 0
+	for (v >= 1024 || v <= -1024) && i < len(units)-1 {
+		v /= 1024
+		i++
+	}
+	if i == 0 {
+		return fmt.Sprintf("%.0f %s", v, units[i])
+	}
+	return fmt.Sprintf("%.1f %s", v, units[i])
+}
