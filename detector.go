@@ -40,6 +40,7 @@ type Detector struct {
 	// scratch buffers keep the per-cycle path allocation-free.
 	pts     []storage.Point
 	ys      []float64
+	xs      []float64
 	fresh   []*series
 	warnAlp float64
 	alrtAlp float64
@@ -244,14 +245,18 @@ func (d *Detector) look(ser *series, k int, level float64, s *sampler.Sample, id
 		ser.lastP = 1
 		return Alert{}, false // cannot be significant growth; skip the arithmetic
 	}
-	d.ys = d.ys[:0]
+	d.ys, d.xs = d.ys[:0], d.xs[:0]
 	for _, p := range pts {
 		d.ys = append(d.ys, float64(p.InUseBytes))
+		// Seconds since the window's start: the heap profile changes only at
+		// GC cycles, which grow sparser as the heap grows, so the test runs
+		// on time, not on sample count.
+		d.xs = append(d.xs, float64(p.T-pts[0].T))
 	}
 	// The floor is the quantisation of a sampled profile: one sampled object
 	// stands for about Rate bytes; a mean of 2^k samples quantises finer.
 	noise := float64(s.Rate) * float64(s.Rate) / 12 / float64(uint64(1)<<k)
-	g := stats.Growth(d.ys, noise)
+	g := stats.GrowthAt(d.xs, d.ys, noise)
 	adj := stats.Adjust(g.P, level)
 	ser.lastP = adj
 	if adj < ser.bestP || ser.found == nil {
@@ -281,20 +286,19 @@ func (d *Detector) severity(adjusted float64) Severity {
 func (d *Detector) describe(ser *series, k int, g stats.GrowthResult, adj float64, pts []storage.Point, s *sampler.Sample, idx int) *finding {
 	n := len(pts)
 	span := float64(pts[n-1].T - pts[0].T)
-	perSec := 0.0
-	if span > 0 {
-		perSec = float64(n-1) / span // steps per second
-	}
 	f := d.families[ser.resource]
 	objs := make([]float64, n)
 	for i, p := range pts {
 		objs[i] = float64(p.InUseObjects)
 	}
+	lo, hi := g.Full.Interval(0.95)
 	ev := Evidence{
 		PValue:                 adj,
 		RawPValue:              g.P,
-		GrowthBytesPerSecond:   g.Full.Slope * perSec,
-		GrowthObjectsPerSecond: stats.Trend(objs, 0).Slope * perSec,
+		GrowthBytesPerSecond:   g.Full.Slope,
+		GrowthObjectsPerSecond: stats.TrendAt(d.xs, objs, 0).Slope,
+		SlopeLow:               lo,
+		SlopeHigh:              hi,
 		Samples:                n,
 		Window:                 time.Duration(span * float64(time.Second)),
 		InUseBytes:             int64(pts[n-1].InUseBytes),
@@ -304,10 +308,8 @@ func (d *Detector) describe(ser *series, k int, g stats.GrowthResult, adj float6
 	if newest, ok := ser.hist.Newest(); ok {
 		ev.InUseBytes, ev.InUseObjects = int64(newest.InUseBytes), int64(newest.InUseObjects)
 	}
-	lo, hi := g.Full.Interval(0.95)
-	ev.SlopeLow, ev.SlopeHigh = lo*perSec, hi*perSec
 	ev.GrowthStart = f.at(pts[growthStart(d.ys)].T)
-	intercept := mean(d.ys) - g.Full.Slope*float64(n-1)/2
+	intercept := mean(d.ys) - g.Full.Slope*mean(d.xs)
 	return &finding{
 		level:    k,
 		growth:   g,
@@ -316,7 +318,7 @@ func (d *Detector) describe(ser *series, k int, g stats.GrowthResult, adj float6
 		evidence: ev,
 		trend: [2]Point{
 			{Time: f.at(pts[0].T), InUseBytes: intercept},
-			{Time: f.at(pts[n-1].T), InUseBytes: intercept + g.Full.Slope*float64(n-1)},
+			{Time: f.at(pts[n-1].T), InUseBytes: intercept + g.Full.Slope*d.xs[n-1]},
 		},
 		index: idx,
 		time:  s.Time,

@@ -88,14 +88,14 @@ func classify(y []float64, g stats.GrowthResult) PatternType {
 	}
 	stepShare := stepSum / total
 	switch {
-	case drops >= 2 && periodic(y, g.Full.Slope):
+	case drops >= 2 && periodic(y):
 		return PatternPeriodic
 	case steps > 0 && stepShare >= 0.6 && drops == 0:
 		if steps <= 4 || maxStep >= 0.2*total {
 			return PatternBurst
 		}
 		return PatternConditional
-	case periodic(y, g.Full.Slope):
+	case periodic(y):
 		return PatternPeriodic
 	case accelerating(g):
 		return PatternAccelerating
@@ -129,8 +129,9 @@ func accelerating(g stats.GrowthResult) bool {
 
 // periodic reports a strong autocorrelation peak at some lag of at least 3
 // in the detrended series: a grow-and-release cycle riding on the growth.
-func periodic(y []float64, slope float64) bool {
+func periodic(y []float64) bool {
 	n := len(y)
+	slope := stats.Trend(y, 0).Slope
 	m := mean(y)
 	mid := float64(n-1) / 2
 	r := make([]float64, n)

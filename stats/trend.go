@@ -50,44 +50,92 @@ type TrendResult struct {
 // variance is never taken below it. Series shorter than 4 points, or
 // containing NaN or ±Inf, yield P = 1.
 func Trend(y []float64, noiseVar float64) TrendResult {
-	return trendWith(y, noiseVar, serialRho(y))
+	return TrendAt(nil, y, noiseVar)
+}
+
+// TrendAt is Trend for a series observed at times x (strictly increasing,
+// in any unit; nil means 0, 1, 2, …). The slope is then per unit of x. A
+// leak that is linear in time stays linear however irregular the sampling
+// (the Go heap profile changes only at garbage collections, which grow
+// sparser as the heap grows).
+func TrendAt(x, y []float64, noiseVar float64) TrendResult {
+	return trendWith(x, y, noiseVar, serialRho(x, y))
+}
+
+// line is a least-squares line fit of y on x (x nil: the index).
+type line struct {
+	slope, intercept, xMean, sxx, yMean float64
+	ok                                  bool
+}
+
+func xAt(x []float64, i int) float64 {
+	if x == nil {
+		return float64(i)
+	}
+	return x[i]
+}
+
+func fit(x, y []float64) line {
+	n := len(y)
+	if n < 4 || (x != nil && len(x) != n) {
+		return line{}
+	}
+	var l line
+	for i, v := range y {
+		xi := xAt(x, i)
+		if !finite(v) || !finite(xi) {
+			return line{}
+		}
+		l.yMean += v
+		l.xMean += xi
+	}
+	l.yMean /= float64(n)
+	l.xMean /= float64(n)
+	var sxy float64
+	for i, v := range y {
+		dx := xAt(x, i) - l.xMean
+		l.sxx += dx * dx
+		sxy += dx * (v - l.yMean)
+	}
+	if !(l.sxx > 0) {
+		return line{}
+	}
+	l.slope = sxy / l.sxx
+	l.intercept = l.yMean - l.slope*l.xMean
+	l.ok = true
+	return l
+}
+
+func (l line) resid(x, y []float64, i int) float64 {
+	return y[i] - (l.intercept + l.slope*xAt(x, i))
 }
 
 // serialRho is the conservative lag-1 autocorrelation used to widen a
 // window's slope standard error: the smaller of the straight-line residual
 // estimate and the first-difference estimate, corrected for small-sample
 // bias, raised to its 95 % upper confidence bound, within [0, maxRho].
-// It returns NaN when y is too short or not finite.
-func serialRho(y []float64) float64 {
-	n := len(y)
-	if n < 4 {
+// It returns NaN when the series cannot be fitted.
+func serialRho(x, y []float64) float64 {
+	l := fit(x, y)
+	if !l.ok {
 		return math.NaN()
 	}
+	n := len(y)
 	fn := float64(n)
-	xMean := (fn - 1) / 2
-	sxx := fn * (fn*fn - 1) / 12
-	var yMean float64
-	for _, v := range y {
-		if !finite(v) {
-			return math.NaN()
-		}
-		yMean += v
+	var buf [128]float64
+	var e []float64
+	if n <= len(buf) {
+		e = buf[:n]
+	} else {
+		e = make([]float64, n)
 	}
-	yMean /= fn
-	var sxy float64
-	for i, v := range y {
-		sxy += (float64(i) - xMean) * (v - yMean)
-	}
-	slope := sxy / sxx
-	intercept := yMean - slope*xMean
-	var ssr, lag, prev float64
-	for i, v := range y {
-		e := v - (intercept + slope*float64(i))
-		ssr += e * e
+	var ssr, lag float64
+	for i := range y {
+		e[i] = l.resid(x, y, i)
+		ssr += e[i] * e[i]
 		if i > 0 {
-			lag += e * prev
+			lag += e[i] * e[i-1]
 		}
-		prev = e
 	}
 	rho := 0.0
 	if ssr > 0 {
@@ -100,9 +148,9 @@ func serialRho(y []float64) float64 {
 	// lag-1 correlation is −(1−ρ)/2. Taking the smaller estimate keeps a
 	// wandering benign series penalised (both estimates see it) while a
 	// curved leak is not.
-	rho = math.Min(rho, diffRho(y))
-	// Residuals of a fitted line understate ρ by roughly (1+3ρ)/n plus the
-	// fitted trend's own 2/n; correct upwards, then take the upper
+	rho = math.Min(rho, diffRho(e))
+	// Both estimates understate ρ in short series, by roughly (1+3ρ)/n plus
+	// the fitted parameters' share; correct upwards, then take the upper
 	// confidence bound, never below zero (negative correlation would only
 	// narrow the interval, which we do not want).
 	rho += (4 + 3*math.Max(rho, 0)) / fn
@@ -110,45 +158,30 @@ func serialRho(y []float64) float64 {
 	return math.Min(math.Max(rho, 0), maxRho)
 }
 
-// trendWith is Trend with the serial correlation given.
-func trendWith(y []float64, noiseVar, rho float64) TrendResult {
+// trendWith is TrendAt with the serial correlation given.
+func trendWith(x, y []float64, noiseVar, rho float64) TrendResult {
 	n := len(y)
 	res := TrendResult{N: n, P: 1, DF: math.NaN()}
-	if n < 4 || !finite(noiseVar) || math.IsNaN(rho) {
+	l := fit(x, y)
+	if !l.ok || !finite(noiseVar) || math.IsNaN(rho) {
 		return res
 	}
 	fn := float64(n)
-	xMean := (fn - 1) / 2
-	sxx := fn * (fn*fn - 1) / 12
-	var yMean float64
-	for _, v := range y {
-		if !finite(v) {
-			return res
-		}
-		yMean += v
-	}
-	yMean /= fn
-	var sxy float64
-	for i, v := range y {
-		sxy += (float64(i) - xMean) * (v - yMean)
-	}
-	slope := sxy / sxx
-	intercept := yMean - slope*xMean
 	var ssr float64
-	for i, v := range y {
-		e := v - (intercept + slope*float64(i))
+	for i := range y {
+		e := l.resid(x, y, i)
 		ssr += e * e
 	}
 	inflation := (1 + rho) / (1 - rho)
 	s2 := ssr / (fn - 2)
 	// A numerically perfect line must not produce an infinite statistic from
 	// rounding alone.
-	floor := 1e-12 * (yMean*yMean + 1)
+	floor := 1e-12 * (l.yMean*l.yMean + 1)
 	s2 = math.Max(s2, math.Max(noiseVar, floor))
-	se := math.Sqrt(s2 / sxx * inflation)
+	se := math.Sqrt(s2 / l.sxx * inflation)
 	df := math.Max(fn/inflation-2, 1)
-	t := slope / se
-	res.Slope = slope
+	t := l.slope / se
+	res.Slope = l.slope
 	res.SE = se
 	res.Rho = rho
 	res.T = t
@@ -171,17 +204,78 @@ func (r TrendResult) Interval(conf float64) (lo, hi float64) {
 // GrowthResult is the outcome of the persistence test.
 type GrowthResult struct {
 	// Full, Older and Newer test the whole window, its older half and its
-	// newer half.
+	// newer half for a trend under stationary noise (TrendAt).
 	Full, Older, Newer TrendResult
-	// P is the intersection-union p-value: the largest of the three.
+	// DriftFull, DriftOlder and DriftNewer test the same spans for drift
+	// under random-walk noise (DriftAt).
+	DriftFull, DriftOlder, DriftNewer TrendResult
+	// TrendP and DriftP are the intersection-union p-values of each family:
+	// the largest of its three.
+	TrendP, DriftP float64
+	// P combines the two families: twice the smaller, capped at 1.
 	P float64
+}
+
+// DriftAt tests a series observed at times x (nil: equally spaced) for a
+// positive drift under random-walk noise: increments Δy = μΔx + ε with
+// independent ε of variance proportional to Δx. This is the right model
+// for a leak seen through a sampling profiler, where each retained sampled
+// object adds an independent step, so the noise accumulates instead of
+// averaging out. The estimate is μ = (y_last − y_first)/(x_last − x_first),
+// tested with a one-sample t test on the scaled increments. Under
+// stationary benign noise the test is conservative: the endpoints carry all
+// the signal and the increments' spread overstates their mean's error.
+// noiseVar floors each point's variance as in TrendAt.
+func DriftAt(x, y []float64, noiseVar float64) TrendResult {
+	n := len(y)
+	res := TrendResult{N: n, P: 1, DF: math.NaN()}
+	if n < 4 || (x != nil && len(x) != n) || !finite(noiseVar) {
+		return res
+	}
+	span := xAt(x, n-1) - xAt(x, 0)
+	if !(span > 0) || !finite(span) {
+		return res
+	}
+	for i := range y {
+		if !finite(y[i]) {
+			return res
+		}
+	}
+	mu := (y[n-1] - y[0]) / span
+	var ss float64
+	for i := 1; i < n; i++ {
+		dx := xAt(x, i) - xAt(x, i-1)
+		if !(dx > 0) {
+			continue // repeated timestamps carry no increment information
+		}
+		z := (y[i]-y[i-1])/math.Sqrt(dx) - mu*math.Sqrt(dx)
+		ss += z * z
+	}
+	m := float64(n - 1)
+	s2 := ss / (m - 1)
+	// Each increment differs two points, each with at least noiseVar.
+	s2 = math.Max(s2, 2*noiseVar/(span/m))
+	s2 = math.Max(s2, 1e-24*(mu*mu*span+1))
+	se := math.Sqrt(s2 / span)
+	res.Slope = mu
+	res.SE = se
+	res.T = mu / se
+	res.DF = m - 1
+	res.P = distuv.StudentsT{Mu: 0, Sigma: 1, Nu: res.DF}.Survival(res.T)
+	return res
 }
 
 // Growth tests whether y grows persistently across the whole window: the
 // window as a whole, its older half and its newer half must each show a
 // significant positive trend.
 //
-// This is an intersection-union test (Berger 1982): the null hypothesis "the
+// Each span is tested twice: for a trend under stationary, possibly
+// autocorrelated noise (TrendAt), and for drift under random-walk noise
+// (DriftAt), because a leak observed through a sampling profiler is a
+// random walk with drift while benign fluctuation is stationary; the two
+// families are combined by Bonferroni.
+//
+// Within a family this is an intersection-union test (Berger 1982): the null hypothesis "the
 // series did not grow throughout the window" is the union of "no growth
 // overall", "no growth in the older half" and "no growth in the newer half",
 // and rejecting only when all three component tests reject at level α keeps
@@ -190,17 +284,33 @@ type GrowthResult struct {
 // only one half) and a spike that drained benign, while a leak — growth that
 // goes on up to now — rejects all three.
 func Growth(y []float64, noiseVar float64) GrowthResult {
+	return GrowthAt(nil, y, noiseVar)
+}
+
+// GrowthAt is Growth for a series observed at times x (nil: equally
+// spaced); slopes are per unit of x.
+func GrowthAt(x, y []float64, noiseVar float64) GrowthResult {
 	h := len(y) / 2
 	// The halves share the window's noise process; estimating its
 	// correlation once from the whole window is twice as precise as from
 	// each half, and the halves' tests are far less conservative for it.
-	rho := serialRho(y)
-	r := GrowthResult{
-		Full:  trendWith(y, noiseVar, rho),
-		Older: trendWith(y[:h], noiseVar, rho),
-		Newer: trendWith(y[len(y)-h:], noiseVar, rho),
+	rho := serialRho(x, y)
+	var xo, xn []float64
+	if x != nil && len(x) == len(y) {
+		xo, xn = x[:h], x[len(x)-h:]
 	}
-	r.P = math.Max(r.Full.P, math.Max(r.Older.P, r.Newer.P))
+	r := GrowthResult{
+		Full:       trendWith(x, y, noiseVar, rho),
+		Older:      trendWith(xo, y[:h], noiseVar, rho),
+		Newer:      trendWith(xn, y[len(y)-h:], noiseVar, rho),
+		DriftFull:  DriftAt(x, y, noiseVar),
+		DriftOlder: DriftAt(xo, y[:h], noiseVar),
+		DriftNewer: DriftAt(xn, y[len(y)-h:], noiseVar),
+	}
+	r.TrendP = math.Max(r.Full.P, math.Max(r.Older.P, r.Newer.P))
+	r.DriftP = math.Max(r.DriftFull.P, math.Max(r.DriftOlder.P, r.DriftNewer.P))
+	// Either noise model may hold; Bonferroni over the two keeps the level.
+	r.P = math.Min(1, 2*math.Min(r.TrendP, r.DriftP))
 	return r
 }
 

@@ -10,7 +10,7 @@ import (
 	"gonum.org/v1/gonum/stat/distuv"
 )
 
-func line(n int, a, b float64) []float64 {
+func straight(n int, a, b float64) []float64 {
 	y := make([]float64, n)
 	for i := range y {
 		y[i] = a + b*float64(i)
@@ -19,9 +19,9 @@ func line(n int, a, b float64) []float64 {
 }
 
 func TestTrendCases(t *testing.T) {
-	nan := line(10, 0, 1)
+	nan := straight(10, 0, 1)
 	nan[3] = math.NaN()
-	inf := line(10, 0, 1)
+	inf := straight(10, 0, 1)
 	inf[9] = math.Inf(1)
 	tests := []struct {
 		name     string
@@ -30,15 +30,15 @@ func TestTrendCases(t *testing.T) {
 		wantP    func(p float64) bool
 		wantSlop float64
 	}{
-		{"perfect line is decisive", line(48, 100, 5), 0, func(p float64) bool { return p < 1e-12 }, 5},
-		{"flat is not growth", line(48, 100, 0), 0, func(p float64) bool { return p >= 0.5 }, 0},
-		{"falling is not growth", line(48, 100, -3), 0, func(p float64) bool { return p > 0.99 }, -3},
-		{"too short", line(3, 0, 1), 0, func(p float64) bool { return p == 1 }, 0},
+		{"perfect line is decisive", straight(48, 100, 5), 0, func(p float64) bool { return p < 1e-12 }, 5},
+		{"flat is not growth", straight(48, 100, 0), 0, func(p float64) bool { return p >= 0.5 }, 0},
+		{"falling is not growth", straight(48, 100, -3), 0, func(p float64) bool { return p > 0.99 }, -3},
+		{"too short", straight(3, 0, 1), 0, func(p float64) bool { return p == 1 }, 0},
 		{"empty", nil, 0, func(p float64) bool { return p == 1 }, 0},
 		{"NaN", nan, 0, func(p float64) bool { return p == 1 }, 0},
 		{"Inf", inf, 0, func(p float64) bool { return p == 1 }, 0},
-		{"noise floor hides a small slope", line(48, 0, 0.01), 1e6, func(p float64) bool { return p > 0.4 }, 0.01},
-		{"huge values stay finite", line(48, 1<<62, 1<<40), 0, func(p float64) bool { return p < 1e-6 }, 1 << 40},
+		{"noise floor hides a small slope", straight(48, 0, 0.01), 1e6, func(p float64) bool { return p > 0.4 }, 0.01},
+		{"huge values stay finite", straight(48, 1<<62, 1<<40), 0, func(p float64) bool { return p < 1e-6 }, 1 << 40},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -101,6 +101,69 @@ func TestTrendCalibration(t *testing.T) {
 	}
 }
 
+// TestDriftCalibration measures the drift test's size under its own null
+// (a random walk without drift, Gaussian and Poisson-stepped as a sampling
+// profiler produces) and under stationary AR(1) noise, where it must be
+// conservative.
+func TestDriftCalibration(t *testing.T) {
+	reps := 40000
+	if testing.Short() {
+		reps = 10000
+	}
+	levels := []float64{0.05, 0.01, 0.001}
+	noises := []struct {
+		name string
+		next func(r *rand.Rand, prev float64) float64
+	}{
+		{"random walk", func(r *rand.Rand, prev float64) float64 { return prev + r.NormFloat64() }},
+		{"poisson steps, no drift", func(r *rand.Rand, prev float64) float64 {
+			// Sampled objects arrive and are freed at equal rates.
+			return prev + float64(poissonTest(r, 2)-poissonTest(r, 2))
+		}},
+		{"ar1 0.9", func(r *rand.Rand, prev float64) float64 { return 0.9*prev + math.Sqrt(1-0.81)*r.NormFloat64() }},
+	}
+	for _, n := range []int{24, 48} {
+		for _, nz := range noises {
+			t.Run(fmt.Sprintf("n=%d/%s", n, nz.name), func(t *testing.T) {
+				rng := rand.New(rand.NewPCG(uint64(n), 99))
+				y := make([]float64, n)
+				rejects := make([]int, len(levels))
+				for range reps {
+					v := rng.NormFloat64()
+					for i := range y {
+						v = nz.next(rng, v)
+						y[i] = v
+					}
+					p := DriftAt(nil, y, 0).P
+					for j, l := range levels {
+						if p <= l {
+							rejects[j]++
+						}
+					}
+				}
+				for j, l := range levels {
+					rate := float64(rejects[j]) / float64(reps)
+					lower := binomialLower(rejects[j], reps, 0.999)
+					t.Logf("level %.3f: size %.5f (%d/%d, 99.9%% lower bound %.5f)", l, rate, rejects[j], reps, lower)
+					require.LessOrEqualf(t, lower, l, "size %.5f exceeds level %.3f", rate, l)
+				}
+			})
+		}
+	}
+}
+
+func poissonTest(r *rand.Rand, lambda float64) int {
+	l := math.Exp(-lambda)
+	k, p := 0, 1.0
+	for {
+		p *= r.Float64()
+		if p <= l {
+			return k
+		}
+		k++
+	}
+}
+
 // binomialLower is the one-sided Clopper–Pearson lower confidence bound on
 // a rate observed as k successes in n trials.
 func binomialLower(k, n int, conf float64) float64 {
@@ -134,7 +197,9 @@ func TestGrowthPersistence(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			g := Growth(tc.y, 0)
-			require.Equal(t, math.Max(g.Full.P, math.Max(g.Older.P, g.Newer.P)), g.P)
+			require.Equal(t, math.Max(g.Full.P, math.Max(g.Older.P, g.Newer.P)), g.TrendP)
+			require.Equal(t, math.Max(g.DriftFull.P, math.Max(g.DriftOlder.P, g.DriftNewer.P)), g.DriftP)
+			require.Equal(t, math.Min(1, 2*math.Min(g.TrendP, g.DriftP)), g.P)
 			if tc.leak {
 				require.Less(t, g.P, 1e-6)
 			} else {
