@@ -28,12 +28,20 @@ func (c *sessionCache) put(i int, session []byte) { c.slots[i%cacheSlots] = sess
 // handleRequest allocates a working buffer (garbage after the request) and
 // caches a session record in a bounded cache.
 func handleRequest(c *sessionCache, i int) {
-	work := make([]byte, 64<<10)
+	work := make([]byte, workSize)
 	work[0] = byte(i)
-	session := make([]byte, 4<<10)
+	scratch = work // escapes: real garbage, collected after the next request
+	session := make([]byte, 16<<10)
 	session[0] = work[0]
 	c.put(i, session)
 }
+
+// workSize is a variable so the working buffer is heap-allocated, as a
+// request-sized buffer in a real service is.
+var workSize = 256 << 10
+
+// scratch keeps the latest working buffer reachable until the next request.
+var scratch []byte
 
 func main() {
 	duration := flag.Duration("duration", 30*time.Second, "how long to serve")

@@ -24,12 +24,20 @@ var sessions [][]byte
 // handleRequest allocates a working buffer (garbage after the request) and
 // retains a session record (the leak).
 func handleRequest(i int) {
-	work := make([]byte, 64<<10)
+	work := make([]byte, workSize)
 	work[0] = byte(i)
-	session := make([]byte, 4<<10)
+	scratch = work // escapes: real garbage, collected after the next request
+	session := make([]byte, 16<<10)
 	session[0] = work[0]
 	sessions = append(sessions, session)
 }
+
+// workSize is a variable so the working buffer is heap-allocated, as a
+// request-sized buffer in a real service is.
+var workSize = 256 << 10
+
+// scratch keeps the latest working buffer reachable until the next request.
+var scratch []byte
 
 func main() {
 	timeout := flag.Duration("timeout", 2*time.Minute, "give up after this long")
