@@ -80,6 +80,13 @@ func (h *History) Push(p Point) {
 func (l *level) add(p Point, capacity int) {
 	l.pushed++
 	if len(l.buf) < capacity {
+		if len(l.buf) == cap(l.buf) {
+			// Grow by doubling, but never past capacity: append's own growth
+			// would overshoot and cost memory the bound does not allow.
+			grown := make([]Point, len(l.buf), min(capacity, max(4, 2*cap(l.buf))))
+			copy(grown, l.buf)
+			l.buf = grown
+		}
 		l.buf = append(l.buf, p)
 		return
 	}
