@@ -1,0 +1,242 @@
+package heap
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"runtime"
+	"runtime/pprof"
+	"strings"
+	"testing"
+
+	"github.com/google/pprof/profile"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+
+	"github.com/leakguard/leakguard/sampler"
+)
+
+// These tests change runtime.MemProfileRate, which is process-wide, so none
+// of them runs in parallel.
+
+func withRate(t testing.TB, rate int) {
+	old := runtime.MemProfileRate
+	runtime.MemProfileRate = rate
+	t.Cleanup(func() { runtime.MemProfileRate = old })
+}
+
+var retained [][]byte
+
+//go:noinline
+func leakyAllocator(n, size int) {
+	for range n {
+		retained = append(retained, make([]byte, size))
+	}
+}
+
+// find returns the record whose leaf is fn called from caller (other tests,
+// and earlier -count runs, allocate from the same leaf at other sites).
+func find(s *sampler.Sample, fn, caller string) (sampler.Record, bool) {
+	for _, r := range s.Records {
+		if len(r.Frames) > 1 && strings.HasSuffix(r.Frames[0].Function, fn) && strings.HasSuffix(r.Frames[1].Function, caller) && r.InUseObjects > 0 {
+			return r, true
+		}
+	}
+	return sampler.Record{}, false
+}
+
+func TestSampleSeesRetainedAllocationsAtTheirLeaf(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	withRate(t, 1)
+	t.Cleanup(func() { retained = nil })
+	s, err := New(WithForceGC(true))
+	require.NoError(t, err)
+	defer s.Close()
+	ctx := context.Background()
+
+	retained = make([][]byte, 0, 1000) // appends below never grow it
+	var got [2]*sampler.Sample
+	for i := range got { // one call site, so one stack
+		leakyAllocator(100, 1000)
+		got[i], err = s.Sample(ctx)
+		require.NoError(t, err)
+	}
+	first, second := got[0], got[1]
+
+	r1, ok := find(first, ".leakyAllocator", ".TestSampleSeesRetainedAllocationsAtTheirLeaf")
+	require.True(t, ok, "leaf must be the allocating function, not runtime.mallocgc")
+	r2, ok := find(second, ".leakyAllocator", ".TestSampleSeesRetainedAllocationsAtTheirLeaf")
+	require.True(t, ok)
+	require.Equal(t, r1.Stack, r2.Stack, "fingerprints are stable")
+	require.Equal(t, int64(100), r1.InUseObjects)
+	require.Equal(t, int64(200), r2.InUseObjects)
+	// 1000-byte requests land in the 1024-byte size class.
+	require.Equal(t, int64(200*1024), r2.InUseBytes)
+	require.GreaterOrEqual(t, r2.AllocObjects, r2.InUseObjects)
+	require.Equal(t, int64(1), second.Rate)
+	require.Greater(t, second.Seq, first.Seq)
+	require.Equal(t, sampler.Heap, second.Resource)
+	require.Equal(t, "runtime", second.Source)
+	require.Contains(t, r2.Frames[0].File, "heap_test.go")
+}
+
+func TestSampleWaitsForAGarbageCollection(t *testing.T) {
+	s, err := New()
+	require.NoError(t, err)
+	defer s.Close()
+	ctx := context.Background()
+	runtime.GC()
+	_, err = s.Sample(ctx)
+	require.NoError(t, err)
+	_, err = s.Sample(ctx)
+	require.ErrorIs(t, err, sampler.ErrNoNewData, "no GC completed in between")
+	runtime.GC()
+	_, err = s.Sample(ctx)
+	require.NoError(t, err)
+}
+
+func TestEpochChangesWithTheRate(t *testing.T) {
+	withRate(t, 512<<10)
+	s, err := New(WithForceGC(true))
+	require.NoError(t, err)
+	defer s.Close()
+	a, err := s.Sample(context.Background())
+	require.NoError(t, err)
+	runtime.MemProfileRate = 64 << 10
+	b, err := s.Sample(context.Background())
+	require.NoError(t, err)
+	require.NotEqual(t, a.Epoch, b.Epoch)
+	c, err := s.Sample(context.Background())
+	require.NoError(t, err)
+	require.Equal(t, b.Epoch, c.Epoch)
+	require.Equal(t, int64(64<<10), c.Rate)
+}
+
+func TestErrors(t *testing.T) {
+	_, err := New(WithSymbolCacheSize(0))
+	require.ErrorContains(t, err, "WithSymbolCacheSize")
+	_, err = New(nil)
+	require.Error(t, err)
+
+	s, err := New()
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err = s.Sample(ctx)
+	require.ErrorIs(t, err, context.Canceled)
+
+	withRate(t, 0)
+	_, err = s.Sample(context.Background())
+	require.ErrorContains(t, err, "MemProfileRate = 0")
+
+	require.NoError(t, s.Close())
+	require.NoError(t, s.Close())
+	_, err = s.Sample(context.Background())
+	require.True(t, errors.Is(err, sampler.ErrClosed))
+}
+
+// TestScalingMatchesPprof compares the scaled totals with what
+// runtime/pprof writes for the same heap at the default rate.
+func TestScalingMatchesPprof(t *testing.T) {
+	t.Cleanup(func() { retained = nil })
+	retained = make([][]byte, 0, 5000)
+	leakyAllocator(5000, 3000)
+	s, err := New(WithForceGC(true))
+	require.NoError(t, err)
+	defer s.Close()
+	ours, err := s.Sample(context.Background())
+	require.NoError(t, err)
+	var buf bytes.Buffer
+	require.NoError(t, pprof.Lookup("heap").WriteTo(&buf, 0))
+	p, err := profile.Parse(&buf)
+	require.NoError(t, err)
+	var inuseIdx int
+	for i, st := range p.SampleType {
+		if st.Type == "inuse_space" {
+			inuseIdx = i
+		}
+	}
+	var theirs int64
+	for _, smp := range p.Sample {
+		for _, loc := range smp.Location {
+			if len(loc.Line) > 0 && strings.HasSuffix(loc.Line[0].Function.Name, ".leakyAllocator") &&
+				len(smp.Location) > 1 && strings.HasSuffix(smp.Location[1].Line[0].Function.Name, ".TestScalingMatchesPprof") {
+				theirs += smp.Value[inuseIdx]
+				break
+			}
+		}
+	}
+	r, ok := find(ours, ".leakyAllocator", ".TestScalingMatchesPprof")
+	require.True(t, ok)
+	require.Equal(t, theirs, r.InUseBytes, "same data, same scaling")
+}
+
+func TestSymbolCacheIsBounded(t *testing.T) {
+	s, err := New(WithSymbolCacheSize(2), WithForceGC(true))
+	require.NoError(t, err)
+	defer s.Close()
+	smp, err := s.Sample(context.Background())
+	require.NoError(t, err)
+	require.Greater(t, len(smp.Records), 2)
+	require.LessOrEqual(t, s.symbols.Len(), 2)
+	for _, r := range smp.Records {
+		require.NotEmpty(t, r.Frames)
+	}
+}
+
+var benchSink [][]byte
+
+// distinctStacks allocates one retained object from each of 2^depth
+// distinct call paths.
+func distinctStacks(depth int) {
+	var walk func(d int)
+	left := func(d int) { walk(d) }
+	right := func(d int) { walk(d) }
+	walk = func(d int) {
+		if d == 0 {
+			benchSink = append(benchSink, make([]byte, 64))
+			return
+		}
+		left(d - 1)
+		right(d - 1)
+	}
+	walk(depth)
+}
+
+// BenchmarkSample compares reading runtime.MemProfile directly (what the
+// Sampler does) with writing a pprof profile and parsing it back, at about
+// 100, 1,000 and 10,000 live stacks.
+func BenchmarkSample(b *testing.B) {
+	for _, depth := range []int{7, 10, 13} {
+		withRate(b, 1)
+		benchSink = nil
+		distinctStacks(depth)
+		runtime.GC()
+		stacks := 1 << depth
+		b.Run(fmt.Sprintf("direct/stacks=%d", stacks), func(b *testing.B) {
+			s, _ := New(WithForceGC(false))
+			defer s.Close()
+			b.ReportAllocs()
+			for b.Loop() {
+				s.sampled = false // measure the read, not the GC wait
+				if _, err := s.Sample(context.Background()); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run(fmt.Sprintf("pprof/stacks=%d", stacks), func(b *testing.B) {
+			var buf bytes.Buffer
+			b.ReportAllocs()
+			for b.Loop() {
+				buf.Reset()
+				if err := pprof.Lookup("heap").WriteTo(&buf, 0); err != nil {
+					b.Fatal(err)
+				}
+				if _, err := profile.Parse(&buf); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
