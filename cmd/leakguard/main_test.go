@@ -1,0 +1,253 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"encoding/xml"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	httppprof "net/http/pprof"
+	"os"
+	"path/filepath"
+	"runtime"
+	"runtime/pprof"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// The tests write real heap profiles of this test process. MemProfileRate
+// is process-wide, so they do not run in parallel.
+
+var leaked [][]byte
+
+//go:noinline
+func leakSessions(n int) {
+	for range n {
+		leaked = append(leaked, make([]byte, 16<<10))
+	}
+}
+
+type boundedCache struct{ slots [64][]byte }
+
+//go:noinline
+func (c *boundedCache) fill(i int) { c.slots[i%len(c.slots)] = make([]byte, 16<<10) }
+
+// writeSeries writes n heap profiles to a new directory, calling step(i)
+// before each, with a GC so each profile is current.
+func writeSeries(t *testing.T, n int, step func(i int)) string {
+	t.Helper()
+	old := runtime.MemProfileRate
+	runtime.MemProfileRate = 4096
+	t.Cleanup(func() { runtime.MemProfileRate = old; leaked = nil })
+	dir := t.TempDir()
+	for i := range n {
+		step(i)
+		runtime.GC()
+		f, err := os.Create(filepath.Join(dir, fmt.Sprintf("z-%03d.pb.gz", n-i))) // names sort against time
+		require.NoError(t, err)
+		require.NoError(t, pprof.Lookup("heap").WriteTo(f, 0))
+		require.NoError(t, f.Close())
+	}
+	return dir
+}
+
+func runCLI(args ...string) (int, string, string) {
+	var out, errb bytes.Buffer
+	code := run(args, &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+type jsonOut struct {
+	Profiles int       `json:"profiles"`
+	Start    time.Time `json:"start"`
+	End      time.Time `json:"end"`
+	Alerts   []struct {
+		Severity           string    `json:"severity"`
+		Confidence         float64   `json:"confidence"`
+		Pattern            string    `json:"pattern"`
+		FirstDetected      time.Time `json:"first_detected"`
+		FirstDetectedIndex int       `json:"first_detected_index"`
+		Growth             float64   `json:"growth_bytes_per_second"`
+		InUseBytes         int64     `json:"inuse_bytes"`
+		PValue             float64   `json:"p_value"`
+		ProcessTotal       bool      `json:"process_total"`
+		Stack              []struct {
+			Function string `json:"function"`
+			File     string `json:"file"`
+			Line     int    `json:"line"`
+		} `json:"stack"`
+	} `json:"alerts"`
+}
+
+func TestAnalyzeFindsTheLeakingFunction(t *testing.T) {
+	dir := writeSeries(t, 70, func(int) { leakSessions(8) })
+	html := filepath.Join(t.TempDir(), "report.html")
+	code, out, errs := runCLI("analyze", "--format", "json", "--html", html, dir)
+	require.Equal(t, exitLeak, code, errs)
+	var rep jsonOut
+	require.NoError(t, json.Unmarshal([]byte(out), &rep))
+	require.Equal(t, 70, rep.Profiles)
+	require.True(t, rep.End.After(rep.Start))
+	require.NotEmpty(t, rep.Alerts)
+	top := rep.Alerts[0]
+	require.Equal(t, "alert", top.Severity)
+	require.False(t, top.ProcessTotal)
+	require.True(t, strings.HasSuffix(top.Stack[0].Function, ".leakSessions"), top.Stack[0].Function)
+	require.Contains(t, top.Stack[0].File, "main_test.go")
+	require.GreaterOrEqual(t, top.Confidence, 0.99)
+	require.Less(t, top.FirstDetectedIndex, 70)
+	require.GreaterOrEqual(t, top.FirstDetectedIndex, 47, "no hindsight: a window must fill first")
+	require.Positive(t, top.Growth)
+	require.LessOrEqual(t, top.PValue, 0.01)
+
+	// The HTML report is well-formed and has one plot per flagged stack.
+	b, err := os.ReadFile(html)
+	require.NoError(t, err)
+	page := strings.Replace(string(b), "<!DOCTYPE html>", "", 1)
+	dec := xml.NewDecoder(strings.NewReader(page))
+	dec.Strict = true
+	svgs := 0
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			require.ErrorContains(t, err, "EOF")
+			break
+		}
+		if se, ok := tok.(xml.StartElement); ok && se.Name.Local == "svg" {
+			svgs++
+		}
+	}
+	require.Equal(t, len(rep.Alerts), svgs)
+	require.NotContains(t, string(b), "<script")
+
+	// The text table names it too.
+	code, out, _ = runCLI("analyze", dir)
+	require.Equal(t, exitLeak, code)
+	require.Contains(t, out, "leakSessions")
+	require.Contains(t, out, "SEVERITY")
+}
+
+func TestAnalyzeBenignSeriesIsClean(t *testing.T) {
+	cache := new(boundedCache)
+	dir := writeSeries(t, 70, func(i int) {
+		for j := range 8 {
+			cache.fill(i*8 + j) // fills 64 slots in 8 profiles, then recycles
+		}
+	})
+	code, out, errs := runCLI("analyze", "--format", "json", dir)
+	require.Equal(t, exitClean, code, out+errs)
+	var rep jsonOut
+	require.NoError(t, json.Unmarshal([]byte(out), &rep))
+	for _, a := range rep.Alerts {
+		require.NotEqual(t, "alert", a.Severity, "%+v", a)
+	}
+}
+
+func TestAnalyzeInputErrors(t *testing.T) {
+	dir := t.TempDir()
+	good := writeSeries(t, 2, func(int) {})
+	entries, err := os.ReadDir(good)
+	require.NoError(t, err)
+	corrupt := filepath.Join(dir, "corrupt.pb.gz")
+	require.NoError(t, os.WriteFile(corrupt, []byte("not a profile"), 0o644))
+	cpu := filepath.Join(dir, "goroutine.pb.gz")
+	f, err := os.Create(cpu)
+	require.NoError(t, err)
+	require.NoError(t, pprof.Lookup("goroutine").WriteTo(f, 0))
+	require.NoError(t, f.Close())
+
+	tests := []struct {
+		name string
+		args []string
+		code int
+		want string
+	}{
+		{"no args", []string{"analyze"}, exitUsage, "usage"},
+		{"unknown command", []string{"frobnicate"}, exitUsage, "unknown command"},
+		{"bad format", []string{"analyze", "--format", "xml", good}, exitUsage, "--format"},
+		{"bad sample type", []string{"analyze", "--sample-type", "alloc", good}, exitUsage, "--sample-type"},
+		{"bad confidence", []string{"analyze", "--confidence", "1.5", good}, exitUsage, "--confidence"},
+		{"missing file", []string{"analyze", filepath.Join(dir, "nope")}, exitUsage, "nope"},
+		{"corrupt file named", []string{"analyze", corrupt}, exitUsage, "corrupt.pb.gz"},
+		{"not a heap profile", []string{"analyze", cpu}, exitUsage, "not a heap profile"},
+		{"skip bad", []string{"analyze", "--skip-bad", corrupt, filepath.Join(good, entries[0].Name()), filepath.Join(good, entries[1].Name())}, exitClean, "no leak found"},
+		{"same file twice", []string{"analyze", filepath.Join(good, entries[0].Name()), filepath.Join(good, entries[0].Name())}, exitUsage, "same timestamp"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			code, out, errs := runCLI(tc.args...)
+			require.Equal(t, tc.code, code, out+errs)
+			require.Contains(t, out+errs, tc.want)
+		})
+	}
+}
+
+// TestWatchCatchesALeakOnALiveServer serves this process's heap profile
+// with net/http/pprof; every fetch also leaks, like a leaky request path.
+func TestWatchCatchesALeakOnALiveServer(t *testing.T) {
+	old := runtime.MemProfileRate
+	runtime.MemProfileRate = 4096
+	t.Cleanup(func() { runtime.MemProfileRate = old; leaked = nil })
+	var mu sync.Mutex
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		leakSessions(8)
+		mu.Unlock()
+		httppprof.Handler("heap").ServeHTTP(w, r)
+	}))
+	defer srv.Close()
+	save := t.TempDir()
+	code, out, errs := runCLI("watch", "--gc", "--interval", "5ms", "--duration", "4s", "--format", "json", "--save", save, srv.URL)
+	require.Equal(t, exitLeak, code, errs)
+	var rep jsonOut
+	require.NoError(t, json.Unmarshal([]byte(out), &rep))
+	require.NotEmpty(t, rep.Alerts)
+	require.True(t, strings.HasSuffix(rep.Alerts[0].Stack[0].Function, ".leakSessions"))
+	saved, err := os.ReadDir(save)
+	require.NoError(t, err)
+	require.Equal(t, rep.Profiles, len(saved), "every fetched profile is saved")
+	// The saved run analyses to the same verdict.
+	code, _, _ = runCLI("analyze", save)
+	require.Equal(t, exitLeak, code)
+}
+
+func TestWatchSurvivesErrorsAndGarbage(t *testing.T) {
+	var calls atomic.Int64
+	heap := httppprof.Handler("heap")
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch n := calls.Add(1); {
+		case n <= 3:
+			http.Error(w, "boom", http.StatusInternalServerError)
+		case n <= 6:
+			w.Write([]byte("<html>definitely not a profile</html>"))
+		default:
+			heap.ServeHTTP(w, r)
+		}
+	}))
+	defer srv.Close()
+	code, out, errs := runCLI("watch", "--gc", "--interval", "1ms", "--duration", "3s", srv.URL)
+	require.Equal(t, exitClean, code, out+errs)
+	require.Contains(t, errs, "500")
+	require.Contains(t, errs, "fetching again")
+	require.Contains(t, out, "profiles from")
+
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"watch", "file:///etc/passwd"}, "only http and https"},
+		{[]string{"watch", "--interval", "0s", srv.URL}, "--interval"},
+		{[]string{"watch"}, "usage"},
+	}
+	for _, tc := range tests {
+		code, out, errs := runCLI(tc.args...)
+		require.Equal(t, exitUsage, code)
+		require.Contains(t, out+errs, tc.want)
+	}
+}

@@ -1,0 +1,210 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/leakguard/leakguard"
+	"github.com/leakguard/leakguard/sampler"
+)
+
+// report is the JSON contract of `--format json`. Fields are never removed
+// or renamed; new ones may be added.
+type report struct {
+	Profiles int           `json:"profiles"`
+	Start    time.Time     `json:"start"`
+	End      time.Time     `json:"end"`
+	Alerts   []reportAlert `json:"alerts"`
+	Skipped  []string      `json:"skipped,omitempty"`
+
+	// For the text and HTML renderings only.
+	alerts []leakguard.Alert
+}
+
+// reportAlert is one flagged stack at the highest severity it reached.
+type reportAlert struct {
+	Severity             string          `json:"severity"`
+	Confidence           float64         `json:"confidence"`
+	Pattern              string          `json:"pattern"`
+	FirstDetected        time.Time       `json:"first_detected"`
+	FirstDetectedIndex   int             `json:"first_detected_index"`
+	GrowthBytesPerSecond float64         `json:"growth_bytes_per_second"`
+	InUseBytes           int64           `json:"inuse_bytes"`
+	PValue               float64         `json:"p_value"`
+	Stack                []sampler.Frame `json:"stack"`
+
+	Resource          string    `json:"resource"`
+	GrowthLow         float64   `json:"growth_bytes_per_second_low"`
+	GrowthHigh        float64   `json:"growth_bytes_per_second_high"`
+	GrowthStart       time.Time `json:"growth_start"`
+	Retention         float64   `json:"retention"`
+	Samples           int       `json:"samples"`
+	WindowSeconds     float64   `json:"window_seconds"`
+	ProcessTotal      bool      `json:"process_total"`
+	InUseObjects      int64     `json:"inuse_objects"`
+	GrowthObjectsPerS float64   `json:"growth_objects_per_second"`
+}
+
+// buildReport keeps, per stack, the escalation to its highest severity:
+// first_detected is when the stack first crossed that severity. Stacks are
+// ordered by severity, then confidence; the process total comes after the
+// allocation sites it sums.
+func buildReport(det *leakguard.Detector, profiles int, start, end time.Time, top int) *report {
+	type key struct {
+		r sampler.Resource
+		s uint64
+	}
+	best := map[key]leakguard.Alert{}
+	for _, a := range det.Alerts() {
+		k := key{a.Resource, a.Stack}
+		if b, ok := best[k]; !ok || a.Severity > b.Severity {
+			best[k] = a
+		}
+	}
+	alerts := make([]leakguard.Alert, 0, len(best))
+	for _, a := range best {
+		alerts = append(alerts, a)
+	}
+	sort.Slice(alerts, func(i, j int) bool {
+		ti, tj := alerts[i].Stack == leakguard.TotalStack, alerts[j].Stack == leakguard.TotalStack
+		if ti != tj {
+			return tj
+		}
+		if alerts[i].Severity != alerts[j].Severity {
+			return alerts[i].Severity > alerts[j].Severity
+		}
+		if alerts[i].Confidence != alerts[j].Confidence {
+			return alerts[i].Confidence > alerts[j].Confidence
+		}
+		return alerts[i].Evidence.GrowthBytesPerSecond > alerts[j].Evidence.GrowthBytesPerSecond
+	})
+	if top > 0 && len(alerts) > top {
+		alerts = alerts[:top]
+	}
+	rep := &report{Profiles: profiles, Start: start.UTC(), End: end.UTC(), Alerts: []reportAlert{}, alerts: alerts}
+	for _, a := range alerts {
+		ev := a.Evidence
+		stack := a.Frames
+		if stack == nil {
+			stack = []sampler.Frame{}
+		}
+		rep.Alerts = append(rep.Alerts, reportAlert{
+			Severity:             a.Severity.String(),
+			Confidence:           a.Confidence,
+			Pattern:              string(a.Pattern),
+			FirstDetected:        a.Time.UTC(),
+			FirstDetectedIndex:   a.Index,
+			GrowthBytesPerSecond: ev.GrowthBytesPerSecond,
+			InUseBytes:           ev.InUseBytes,
+			PValue:               ev.PValue,
+			Stack:                stack,
+			Resource:             string(a.Resource),
+			GrowthLow:            ev.SlopeLow,
+			GrowthHigh:           ev.SlopeHigh,
+			GrowthStart:          ev.GrowthStart.UTC(),
+			Retention:            ev.Retention,
+			Samples:              ev.Samples,
+			WindowSeconds:        ev.Window.Seconds(),
+			ProcessTotal:         a.Stack == leakguard.TotalStack,
+			InUseObjects:         ev.InUseObjects,
+			GrowthObjectsPerS:    ev.GrowthObjectsPerSecond,
+		})
+	}
+	return rep
+}
+
+// emit writes the report in the chosen format (and the HTML file when
+// asked) and returns the exit status: 1 when any stack reached alert
+// severity.
+func emit(rep *report, det *leakguard.Detector, out *outputFlags, stdout, stderr io.Writer) int {
+	if out.html != "" {
+		f, err := os.Create(out.html)
+		if err == nil {
+			err = writeHTML(f, rep)
+			if cerr := f.Close(); err == nil {
+				err = cerr
+			}
+		}
+		if err != nil {
+			fmt.Fprintln(stderr, "leakguard: writing HTML report:", err)
+			return exitUsage
+		}
+	}
+	switch out.format {
+	case "json":
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(rep); err != nil {
+			fmt.Fprintln(stderr, "leakguard:", err)
+			return exitUsage
+		}
+	default:
+		writeText(stdout, rep)
+	}
+	for _, a := range rep.Alerts {
+		if a.Severity == leakguard.SeverityAlert.String() {
+			return exitLeak
+		}
+	}
+	return exitClean
+}
+
+func writeText(w io.Writer, rep *report) {
+	fmt.Fprintf(w, "%d profiles from %s to %s (%s)\n", rep.Profiles, rep.Start.Format(time.RFC3339), rep.End.Format(time.RFC3339), rep.End.Sub(rep.Start).Round(time.Second))
+	if len(rep.alerts) == 0 {
+		fmt.Fprintln(w, "no leak found")
+		return
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "#\tSEVERITY\tCONFIDENCE\tPATTERN\tGROWTH\tIN USE\tAT PROFILE\tFUNCTION\tLOCATION")
+	for i, a := range rep.alerts {
+		leaf := a.Leaf()
+		loc := ""
+		if leaf.File != "" {
+			loc = fmt.Sprintf("%s:%d", shortFile(leaf.File), leaf.Line)
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%.4f\t%s\t%s/s\t%s\t%d\t%s\t%s\n", i+1, a.Severity, a.Confidence, a.Pattern,
+			human(a.Evidence.GrowthBytesPerSecond), human(float64(a.Evidence.InUseBytes)), a.Index, leaf.Function, loc)
+	}
+	tw.Flush()
+	for i, a := range rep.alerts {
+		fmt.Fprintf(w, "\n#%d %s, %s growth, %.4f confidence (p = %.2g), detected at profile %d (%s)\n", i+1, a.Severity, a.Pattern, a.Confidence, a.Evidence.PValue, a.Index, a.Time.UTC().Format(time.RFC3339))
+		if a.Evidence.Retention >= 0 {
+			fmt.Fprintf(w, "   retains %.0f%% of what it allocates; growth since %s\n", 100*a.Evidence.Retention, a.Evidence.GrowthStart.UTC().Format(time.RFC3339))
+		}
+		for _, f := range a.Frames {
+			fmt.Fprintf(w, "   %s\n", f.Function)
+			if f.File != "" {
+				fmt.Fprintf(w, "       %s:%d\n", f.File, f.Line)
+			}
+		}
+	}
+}
+
+func shortFile(path string) string {
+	parts := strings.Split(path, "/")
+	if len(parts) > 2 {
+		return strings.Join(parts[len(parts)-2:], "/")
+	}
+	return path
+}
+
+// human formats a byte count in binary units.
+func human(v float64) string {
+	units := []string{"B", "KiB", "MiB", "GiB", "TiB"}
+	i := 0
+	for (v >= 1024 || v <= -1024) && i < len(units)-1 {
+		v /= 1024
+		i++
+	}
+	if i == 0 {
+		return fmt.Sprintf("%.0f %s", v, units[i])
+	}
+	return fmt.Sprintf("%.1f %s", v, units[i])
+}

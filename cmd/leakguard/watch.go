@@ -1,0 +1,139 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/leakguard/leakguard"
+	"github.com/leakguard/leakguard/sampler"
+	"github.com/leakguard/leakguard/sampler/pprofile"
+)
+
+func runWatch(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("watch", flag.ContinueOnError)
+	var out outputFlags
+	out.register(fs)
+	interval := fs.Duration("interval", 10*time.Second, "time between fetches")
+	duration := fs.Duration("duration", 0, "stop after this long (0: until interrupted)")
+	timeout := fs.Duration("timeout", 30*time.Second, "timeout of one fetch")
+	gc := fs.Bool("gc", false, "ask the server to run a GC before each profile (gc=1)")
+	save := fs.String("save", "", "save every fetched profile in this directory")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: leakguard watch [flags] URL\n\nURL is a live heap profile endpoint, e.g. http://localhost:6060/debug/pprof/heap.\nStops on SIGINT/SIGTERM or after --duration.\n\nflags:")
+		fs.PrintDefaults()
+	}
+	if !parseFlags(fs, args, stderr) {
+		return exitUsage
+	}
+	if err := out.validate(); err != nil {
+		fmt.Fprintln(stderr, "leakguard watch:", err)
+		return exitUsage
+	}
+	if fs.NArg() != 1 {
+		fs.Usage()
+		return exitUsage
+	}
+	if *interval <= 0 || *duration < 0 {
+		fmt.Fprintln(stderr, "leakguard watch: --interval must be positive and --duration not negative")
+		return exitUsage
+	}
+	opts := []pprofile.HTTPOption{pprofile.WithGC(*gc), pprofile.WithTimeout(*timeout), pprofile.WithHTTPSampleType(pprofile.SampleType(out.sampleType))}
+	if *save != "" {
+		opts = append(opts, pprofile.SaveTo(*save))
+	}
+	src, err := pprofile.NewHTTP(fs.Arg(0), opts...)
+	if err != nil {
+		fmt.Fprintln(stderr, "leakguard watch:", err)
+		return exitUsage
+	}
+	defer src.Close()
+	det, err := out.detector()
+	if err != nil {
+		fmt.Fprintln(stderr, "leakguard watch:", err)
+		return exitUsage
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if *duration > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, *duration)
+		defer cancel()
+	}
+	w := watcher{src: src, det: det, interval: *interval, stdout: stdout, stderr: stderr, text: out.format == "text"}
+	w.loop(ctx)
+	if w.profiles == 0 {
+		fmt.Fprintln(stderr, "leakguard watch: no profile could be fetched")
+		return exitUsage
+	}
+	rep := buildReport(det, w.profiles, w.first, w.last, out.top)
+	return emit(rep, det, &out, stdout, stderr)
+}
+
+type watcher struct {
+	src         sampler.Sampler
+	det         *leakguard.Detector
+	interval    time.Duration
+	stdout      io.Writer
+	stderr      io.Writer
+	text        bool
+	profiles    int
+	first, last time.Time
+}
+
+// loop fetches until ctx ends. Failures back off exponentially (up to a
+// minute, never below the interval) and are reported once per burst.
+func (w *watcher) loop(ctx context.Context) {
+	delay := time.Duration(0)
+	failures := 0
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(delay):
+		}
+		s, err := w.src.Sample(ctx)
+		if err != nil && pprofile.IsSaveError(err) {
+			fmt.Fprintln(w.stderr, "leakguard watch:", err)
+			err = nil
+		}
+		switch {
+		case errors.Is(err, sampler.ErrNoNewData):
+			delay = w.interval
+			continue
+		case err != nil:
+			if ctx.Err() != nil {
+				return
+			}
+			if failures == 0 {
+				fmt.Fprintln(w.stderr, "leakguard watch:", err, "(retrying)")
+			}
+			failures++
+			delay = min(w.interval<<min(failures, 6), max(time.Minute, w.interval))
+			continue
+		}
+		if failures > 0 {
+			fmt.Fprintf(w.stderr, "leakguard watch: fetching again after %d failures\n", failures)
+			failures = 0
+		}
+		if w.profiles == 0 {
+			w.first = s.Time
+		}
+		w.last = s.Time
+		w.profiles++
+		for _, a := range w.det.Observe(s) {
+			if w.text {
+				fmt.Fprintln(w.stdout, a)
+			} else {
+				fmt.Fprintln(w.stderr, a)
+			}
+		}
+		delay = w.interval
+	}
+}

@@ -1,0 +1,194 @@
+package pprofile
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+
+	"github.com/google/pprof/profile"
+
+	"github.com/leakguard/leakguard/sampler"
+)
+
+// maxProfileBytes caps what is read from one profile file or response.
+const maxProfileBytes = 256 << 20
+
+// Files is a Sampler over stored heap profiles, replayed in the order of
+// their own TimeNanos.
+type Files struct {
+	samples []*sampler.Sample
+	next    int
+	skipped []error
+	closed  bool
+}
+
+// FilesOption configures Open.
+type FilesOption func(*filesConfig)
+
+type filesConfig struct {
+	skipBad    bool
+	sampleType SampleType
+}
+
+// SkipBad makes Open leave out files that cannot be parsed as heap
+// profiles (reported by Skipped) instead of failing.
+func SkipBad() FilesOption { return func(c *filesConfig) { c.skipBad = true } }
+
+// WithSampleType selects the in-use measure (default InUseSpace).
+func WithSampleType(st SampleType) FilesOption {
+	return func(c *filesConfig) { c.sampleType = st }
+}
+
+// Open reads every profile named by paths (files, or directories whose
+// regular files are all read) and orders them by TimeNanos. Errors name the
+// file: unreadable or corrupt files (unless SkipBad), profiles without heap
+// sample types, profiles without a timestamp, two profiles with the same
+// timestamp, and profiles of different programs.
+func Open(paths []string, opts ...FilesOption) (*Files, error) {
+	cfg := filesConfig{sampleType: InUseSpace}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	if cfg.sampleType != InUseSpace && cfg.sampleType != InUseObjects {
+		return nil, fmt.Errorf("unknown sample type %q (want inuse_space or inuse_objects)", cfg.sampleType)
+	}
+	var names []string
+	for _, p := range paths {
+		info, err := os.Stat(p)
+		if err != nil {
+			return nil, err
+		}
+		if !info.IsDir() {
+			names = append(names, p)
+			continue
+		}
+		err = filepath.WalkDir(p, func(path string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			if d.Type().IsRegular() {
+				names = append(names, path)
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	if len(names) == 0 {
+		return nil, errors.New("no profiles given")
+	}
+	f := &Files{}
+	type loaded struct {
+		name    string
+		prof    *profile.Profile
+		program string
+	}
+	var all []loaded
+	for _, name := range names {
+		p, err := parseFile(name)
+		if err == nil && !hasHeapTypes(p) {
+			err = fmt.Errorf("%s: %w", name, ErrNotHeap)
+		}
+		if err != nil {
+			if cfg.skipBad {
+				f.skipped = append(f.skipped, err)
+				continue
+			}
+			return nil, err
+		}
+		if p.TimeNanos == 0 {
+			return nil, fmt.Errorf("%s: profile has no timestamp (TimeNanos); cannot place it in the series", name)
+		}
+		all = append(all, loaded{name, p, program(p)})
+	}
+	if len(all) == 0 {
+		return nil, errors.Join(append([]error{errors.New("no readable heap profiles")}, f.skipped...)...)
+	}
+	sort.SliceStable(all, func(i, j int) bool { return all[i].prof.TimeNanos < all[j].prof.TimeNanos })
+	for i := range all {
+		if i > 0 && all[i].prof.TimeNanos == all[i-1].prof.TimeNanos {
+			return nil, fmt.Errorf("%s and %s have the same timestamp; a series needs distinct times", all[i-1].name, all[i].name)
+		}
+		if all[i].program != "" && all[0].program != "" && all[i].program != all[0].program {
+			return nil, fmt.Errorf("%s is from a different program (%s) than %s (%s)", all[i].name, all[i].program, all[0].name, all[0].program)
+		}
+		s, err := FromProfile(all[i].prof, all[i].name, cfg.sampleType)
+		if err != nil {
+			return nil, err
+		}
+		f.samples = append(f.samples, s)
+	}
+	return f, nil
+}
+
+func parseFile(name string) (*profile.Profile, error) {
+	b, err := os.ReadFile(name)
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > maxProfileBytes {
+		return nil, fmt.Errorf("%s: larger than %d bytes", name, maxProfileBytes)
+	}
+	p, err := profile.Parse(bytes.NewReader(b))
+	if err != nil {
+		return nil, fmt.Errorf("%s: not a valid pprof profile: %w", name, err)
+	}
+	return p, nil
+}
+
+func hasHeapTypes(p *profile.Profile) bool {
+	for _, t := range p.SampleType {
+		if t.Type == "inuse_space" || t.Type == "inuse_objects" {
+			return true
+		}
+	}
+	return false
+}
+
+// program identifies the profiled binary: its main mapping's build ID, or
+// its file when there is no build ID.
+func program(p *profile.Profile) string {
+	if len(p.Mapping) == 0 {
+		return ""
+	}
+	m := p.Mapping[0]
+	if m.BuildID != "" {
+		return "build ID " + m.BuildID
+	}
+	return m.File
+}
+
+// Len reports how many profiles the series holds.
+func (f *Files) Len() int { return len(f.samples) }
+
+// Skipped returns the errors of files left out under SkipBad.
+func (f *Files) Skipped() []error { return f.skipped }
+
+// Samples returns the whole series in time order.
+func (f *Files) Samples() []*sampler.Sample { return f.samples }
+
+// Sample returns the next profile in time order, io.EOF-like
+// sampler.ErrClosed after the last one.
+func (f *Files) Sample(ctx context.Context) (*sampler.Sample, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if f.closed || f.next >= len(f.samples) {
+		return nil, sampler.ErrClosed
+	}
+	s := f.samples[f.next]
+	f.next++
+	return s, nil
+}
+
+// Resource reports sampler.Heap.
+func (f *Files) Resource() sampler.Resource { return sampler.Heap }
+
+// Close ends the series.
+func (f *Files) Close() error { f.closed = true; return nil }

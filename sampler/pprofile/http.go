@@ -1,0 +1,160 @@
+package pprofile
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/google/pprof/profile"
+
+	"github.com/leakguard/leakguard/sampler"
+)
+
+// HTTP is a Sampler that fetches a live /debug/pprof/heap endpoint.
+type HTTP struct {
+	url        string
+	client     *http.Client
+	gc         bool
+	saveDir    string
+	sampleType SampleType
+	lastTime   int64
+	saved      int
+}
+
+// HTTPOption configures NewHTTP.
+type HTTPOption func(*HTTP) error
+
+// WithGC asks the server to run a GC before writing the profile (gc=1),
+// which makes each profile current at the cost of a GC in the target.
+func WithGC(gc bool) HTTPOption { return func(h *HTTP) error { h.gc = gc; return nil } }
+
+// WithTimeout bounds each fetch (default 30 s).
+func WithTimeout(d time.Duration) HTTPOption {
+	return func(h *HTTP) error {
+		if d <= 0 {
+			return fmt.Errorf("timeout %v must be positive", d)
+		}
+		h.client.Timeout = d
+		return nil
+	}
+}
+
+// SaveTo writes every fetched profile to dir (created if needed), so the
+// run can be analysed again later.
+func SaveTo(dir string) HTTPOption {
+	return func(h *HTTP) error {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return err
+		}
+		h.saveDir = dir
+		return nil
+	}
+}
+
+// WithHTTPSampleType selects the in-use measure (default InUseSpace).
+func WithHTTPSampleType(st SampleType) HTTPOption {
+	return func(h *HTTP) error {
+		if st != InUseSpace && st != InUseObjects {
+			return fmt.Errorf("unknown sample type %q (want inuse_space or inuse_objects)", st)
+		}
+		h.sampleType = st
+		return nil
+	}
+}
+
+// NewHTTP returns a Sampler for the heap profile at rawURL, which must be
+// http or https (for example http://localhost:6060/debug/pprof/heap).
+func NewHTTP(rawURL string, opts ...HTTPOption) (*HTTP, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return nil, fmt.Errorf("invalid URL %q: %w", rawURL, err)
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return nil, fmt.Errorf("invalid URL %q: only http and https are supported", rawURL)
+	}
+	if u.Host == "" {
+		return nil, fmt.Errorf("invalid URL %q: no host", rawURL)
+	}
+	h := &HTTP{url: rawURL, client: &http.Client{Timeout: 30 * time.Second}, sampleType: InUseSpace}
+	for _, o := range opts {
+		if err := o(h); err != nil {
+			return nil, err
+		}
+	}
+	return h, nil
+}
+
+// Sample fetches and parses one profile. It returns sampler.ErrNoNewData
+// when the server returned the same profile as last time (same TimeNanos).
+func (h *HTTP) Sample(ctx context.Context) (*sampler.Sample, error) {
+	u, _ := url.Parse(h.url)
+	if h.gc {
+		q := u.Query()
+		q.Set("gc", "1")
+		u.RawQuery = q.Encode()
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := h.client.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("fetching %s: %w", h.url, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<16))
+		return nil, fmt.Errorf("fetching %s: %s", h.url, resp.Status)
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxProfileBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", h.url, err)
+	}
+	if len(body) > maxProfileBytes {
+		return nil, fmt.Errorf("%s: response larger than %d bytes", h.url, maxProfileBytes)
+	}
+	p, err := profile.Parse(bytes.NewReader(body))
+	if err != nil {
+		return nil, fmt.Errorf("%s: response is not a pprof profile: %w", h.url, err)
+	}
+	if p.TimeNanos == 0 {
+		p.TimeNanos = time.Now().UnixNano()
+	}
+	if p.TimeNanos == h.lastTime {
+		return nil, sampler.ErrNoNewData
+	}
+	s, err := FromProfile(p, h.url, h.sampleType)
+	if err != nil {
+		return nil, err
+	}
+	h.lastTime = p.TimeNanos
+	if h.saveDir != "" {
+		name := filepath.Join(h.saveDir, fmt.Sprintf("heap-%05d-%d.pb.gz", h.saved, p.TimeNanos))
+		if err := os.WriteFile(name, body, 0o644); err != nil {
+			return s, errors.Join(errSaved, err)
+		}
+		h.saved++
+	}
+	return s, nil
+}
+
+// errSaved marks a Sample that was fetched but could not be saved: the
+// Sample is still valid.
+var errSaved = errors.New("profile fetched but not saved")
+
+// IsSaveError reports whether err from Sample only means the profile could
+// not be written to the save directory (the returned Sample is valid).
+func IsSaveError(err error) bool { return errors.Is(err, errSaved) }
+
+// Resource reports sampler.Heap.
+func (h *HTTP) Resource() sampler.Resource { return sampler.Heap }
+
+// Close releases idle connections.
+func (h *HTTP) Close() error { h.client.CloseIdleConnections(); return nil }
