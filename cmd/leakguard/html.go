@@ -75,7 +75,7 @@ func plot(a leakguard.Alert) template.HTML {
 	fmt.Fprintf(&b, `<rect x="0" y="0" width="%.0f" height="%.0f" fill="#fff" stroke="#ddd"/>`, w, h)
 	fmt.Fprintf(&b, `<text x="4" y="14" font-size="11" fill="#555">%s</text>`, template.HTMLEscapeString(human(hi)))
 	fmt.Fprintf(&b, `<text x="4" y="%.0f" font-size="11" fill="#555">%s</text>`, h-pad/2, template.HTMLEscapeString(human(lo)))
-	fmt.Fprintf(&b, `<text x="%.0f" y="%.0f" font-size="11" fill="#555" text-anchor="end">%s</text>`, w-pad, h-4, template.HTMLEscapeString((time.Duration(span)*time.Second).String()))
+	fmt.Fprintf(&b, `<text x="%.0f" y="%.0f" font-size="11" fill="#555" text-anchor="end">%s</text>`, w-pad, h-4, template.HTMLEscapeString((time.Duration(span) * time.Second).String()))
 	fmt.Fprintf(&b, `<polyline fill="none" stroke="#1f6feb" stroke-width="1.5" points="%s"/>`, strings.Join(pts, " "))
 	fmt.Fprintf(&b, `<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="#d1242f" stroke-width="2" stroke-dasharray="6 3"/>`,
 		x(a.Trend[0].Time), y(a.Trend[0].InUseBytes), x(a.Trend[1].Time), y(a.Trend[1].InUseBytes))

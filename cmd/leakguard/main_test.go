@@ -203,7 +203,7 @@ func TestWatchCatchesALeakOnALiveServer(t *testing.T) {
 	}))
 	defer srv.Close()
 	save := t.TempDir()
-	code, out, errs := runCLI("watch", "--gc", "--interval", "5ms", "--duration", "4s", "--format", "json", "--save", save, srv.URL)
+	code, out, errs := runCLI("watch", "--gc", "--interval", "5ms", "--duration", "2m", "--until-leak", "--format", "json", "--save", save, srv.URL)
 	require.Equal(t, exitLeak, code, errs)
 	var rep jsonOut
 	require.NoError(t, json.Unmarshal([]byte(out), &rep))

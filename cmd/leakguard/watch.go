@@ -25,6 +25,7 @@ func runWatch(args []string, stdout, stderr io.Writer) int {
 	timeout := fs.Duration("timeout", 30*time.Second, "timeout of one fetch")
 	gc := fs.Bool("gc", false, "ask the server to run a GC before each profile (gc=1)")
 	save := fs.String("save", "", "save every fetched profile in this directory")
+	untilLeak := fs.Bool("until-leak", false, "stop as soon as a stack reaches alert severity (for canaries and CI)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: leakguard watch [flags] URL\n\nURL is a live heap profile endpoint, e.g. http://localhost:6060/debug/pprof/heap.\nStops on SIGINT/SIGTERM or after --duration.\n\nflags:")
 		fs.PrintDefaults()
@@ -66,7 +67,7 @@ func runWatch(args []string, stdout, stderr io.Writer) int {
 		ctx, cancel = context.WithTimeout(ctx, *duration)
 		defer cancel()
 	}
-	w := watcher{src: src, det: det, interval: *interval, stdout: stdout, stderr: stderr, text: out.format == "text"}
+	w := watcher{src: src, det: det, interval: *interval, stdout: stdout, stderr: stderr, text: out.format == "text", untilLeak: *untilLeak}
 	w.loop(ctx)
 	if w.profiles == 0 {
 		fmt.Fprintln(stderr, "leakguard watch: no profile could be fetched")
@@ -83,6 +84,7 @@ type watcher struct {
 	stdout      io.Writer
 	stderr      io.Writer
 	text        bool
+	untilLeak   bool
 	profiles    int
 	first, last time.Time
 }
@@ -127,12 +129,17 @@ func (w *watcher) loop(ctx context.Context) {
 		}
 		w.last = s.Time
 		w.profiles++
+		leak := false
 		for _, a := range w.det.Observe(s) {
 			if w.text {
 				fmt.Fprintln(w.stdout, a)
 			} else {
 				fmt.Fprintln(w.stderr, a)
 			}
+			leak = leak || a.Severity == leakguard.SeverityAlert
+		}
+		if leak && w.untilLeak {
+			return
 		}
 		delay = w.interval
 	}
