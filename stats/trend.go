@@ -420,3 +420,28 @@ func median(sorted []float64) float64 {
 }
 
 func finite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
+
+// SignP is the one-sided sign test on the increments of y: the probability,
+// if increases and decreases were equally likely, of at least as many
+// increases among the non-zero increments as observed. It is exact and
+// makes no assumption about the size of the steps, so lumpy growth (a
+// slice doubling its backing array amid steady retention) counts as much
+// as smooth growth. Under stationary noise it is conservative, because a
+// stationary series is less often monotone than a fair coin predicts.
+func SignP(y []float64) float64 {
+	var up, moves int
+	for i := 1; i < len(y); i++ {
+		switch d := y[i] - y[i-1]; {
+		case d > 0:
+			up++
+			moves++
+		case d < 0:
+			moves++
+		}
+	}
+	if moves == 0 || up == 0 {
+		return 1
+	}
+	b := distuv.Binomial{N: float64(moves), P: 0.5}
+	return 1 - b.CDF(float64(up-1))
+}

@@ -260,3 +260,20 @@ func BenchmarkGrowth(b *testing.B) {
 		})
 	}
 }
+
+func TestSignP(t *testing.T) {
+	tests := []struct {
+		y    []float64
+		want float64
+	}{
+		{[]float64{1, 2, 3, 4}, 0.125},                    // 3 of 3 up
+		{[]float64{1, 2, 2, 3}, 0.25},                     // ties are not moves
+		{[]float64{4, 3, 2, 1}, 1},                        // no increase
+		{[]float64{1, 1, 1}, 1},                           // no moves
+		{[]float64{1, 3, 2, 4, 5}, 5.0 / 16},              // 3 of 4 up
+		{[]float64{0, 1, 100, 101, 1000, 1001}, 1.0 / 32}, // lumpy growth counts fully
+	}
+	for _, tc := range tests {
+		require.InDelta(t, tc.want, SignP(tc.y), 1e-12, "%v", tc.y)
+	}
+}
