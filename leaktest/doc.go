@@ -22,9 +22,10 @@
 // every allocation is recorded, and restored afterwards. MemProfileRate is
 // process-wide: tests running in parallel meanwhile are recorded at rate 1
 // too (slower, never wrong), and a parallel test that itself calls Check
-// restores the rate at its own end. Only allocation stacks that pass
-// through the function under test are attributed to it, so another test's
-// leak running in parallel is never blamed on fn. Memory that fn's own
+// does not restore it until the last running Check ends. Only allocation
+// stacks where Check's own caller frame called fn are attributed to fn, so
+// another test's leak running in parallel is never blamed on it (unless
+// both Check the very same function at once). Memory that fn's own
 // goroutines allocate is not on fn's call stack; such a leak shows up as
 // goroutines accumulating (a goroutine blocked forever holding a buffer) or
 // is missed if the goroutines exit.

@@ -179,7 +179,7 @@ func Find(fn func(), opts ...Option) error {
 	id := strconv.FormatUint(checks.Add(1), 10)
 	flushSampling(acquireRate())
 	defer releaseRate()
-	sym := newSymbols()
+	sym := newSymbols(fn)
 
 	labels := pprof.Labels(labelKey, id)
 	var heapRounds []map[string]*usage
@@ -307,7 +307,8 @@ func flushSampling(oldRate int) {
 // frames: the process's profile holds every stack ever sampled, and only
 // fn's are worth symbolising, once.
 type symbols struct {
-	entry uintptr
+	entry   uintptr // callUnderTest's
+	fnEntry uintptr // the function under test's
 	cache map[string]symbolised
 	recs  []runtime.MemProfileRecord
 }
@@ -317,10 +318,11 @@ type symbolised struct {
 	mine   bool
 }
 
-func newSymbols() *symbols {
+func newSymbols(fn func()) *symbols {
 	return &symbols{
-		entry: runtime.FuncForPC(reflect.ValueOf(callUnderTest).Pointer()).Entry(),
-		cache: map[string]symbolised{},
+		entry:   runtime.FuncForPC(reflect.ValueOf(callUnderTest).Pointer()).Entry(),
+		fnEntry: runtime.FuncForPC(reflect.ValueOf(fn).Pointer()).Entry(),
+		cache:   map[string]symbolised{},
 	}
 }
 
@@ -341,9 +343,16 @@ func (s *symbols) heapByStack(ignore []string) map[string]*usage {
 		sy, ok := s.cache[k]
 		if !ok {
 			sy = symbolised{}
-			for _, pc := range stk {
+			// The stack is fn's when callUnderTest called fn itself: a
+			// parallel Check of another function passes through
+			// callUnderTest too, but with its own function above it.
+			for j, pc := range stk {
 				if f := runtime.FuncForPC(pc - 1); f != nil && f.Entry() == s.entry {
-					sy.frames, sy.mine = symbolise(stk)
+					if j > 0 {
+						if g := runtime.FuncForPC(stk[j-1] - 1); g != nil && g.Entry() == s.fnEntry {
+							sy.frames, sy.mine = symbolise(stk)
+						}
+					}
 					break
 				}
 			}
