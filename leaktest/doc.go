@@ -21,8 +21,10 @@
 // Heap: for the duration of Check, runtime.MemProfileRate is set to 1 so
 // every allocation is recorded, and restored afterwards. MemProfileRate is
 // process-wide: tests running in parallel meanwhile are recorded at rate 1
-// too (slower, never wrong), and a parallel test that itself calls Check
-// does not restore it until the last running Check ends. Only allocation
+// too (slower, never wrong); when Checks overlap, the rate is restored
+// when the last of them ends. Allocations made before a Check starts keep
+// the weight of the rate they were sampled at, which is why growth, not
+// level, is tested. Only allocation
 // stacks where Check's own caller frame called fn are attributed to fn, so
 // another test's leak running in parallel is never blamed on it (unless
 // both Check the very same function at once). Memory that fn's own
