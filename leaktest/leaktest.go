@@ -309,8 +309,8 @@ func flushSampling(oldRate int) {
 type symbols struct {
 	entry   uintptr // callUnderTest's
 	fnEntry uintptr // the function under test's
-	cache map[string]symbolised
-	recs  []runtime.MemProfileRecord
+	cache   map[string]symbolised
+	recs    []runtime.MemProfileRecord
 }
 
 type symbolised struct {
