@@ -67,6 +67,7 @@ type series struct {
 	share    float64 // this series' share of the error budget
 	tests    uint64  // scheduled looks so far
 	seen     int     // index of the last sample the stack was present in
+	proven   int64   // latest count a sound analysis proved leaked
 	severity Severity
 	bestP    float64
 	lastP    float64
@@ -150,6 +151,7 @@ func (d *Detector) Observe(s *sampler.Sample) []Alert {
 			present++
 		}
 		ser.seen = idx
+		ser.proven = r.ProvenLeaked
 		raised = d.push(ser, p, s, idx, raised)
 	}
 	if present < f.store.Len() {
@@ -304,6 +306,7 @@ func (d *Detector) describe(ser *series, k int, g stats.GrowthResult, adj float6
 		InUseBytes:             int64(pts[n-1].InUseBytes),
 		InUseObjects:           int64(pts[n-1].InUseObjects),
 		Retention:              retention(pts),
+		ProvenLeaked:           ser.proven,
 	}
 	if newest, ok := ser.hist.Newest(); ok {
 		ev.InUseBytes, ev.InUseObjects = int64(newest.InUseBytes), int64(newest.InUseObjects)

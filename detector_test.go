@@ -1,14 +1,17 @@
 package leakguard
 
 import (
+	"context"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/leakguard/leakguard/sampler"
+	"github.com/leakguard/leakguard/sampler/goroutine"
 )
 
 var t0 = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -245,4 +248,37 @@ func BenchmarkObserve(b *testing.B) {
 			b.ReportMetric(float64(d.Stats().StorageBytes)/float64(stacks), "storageB/stack")
 		})
 	}
+}
+
+//go:noinline
+func stuckHandler(ch chan struct{}) { <-ch }
+
+// TestDetectorFindsGoroutineLeak runs the real goroutine sampler over a
+// process that starts goroutines which never finish, a few per sample.
+func TestDetectorFindsGoroutineLeak(t *testing.T) {
+	gs, err := goroutine.New()
+	require.NoError(t, err)
+	defer gs.Close()
+	d, err := NewDetector()
+	require.NoError(t, err)
+	release := make(chan struct{})
+	defer close(release)
+	var found *Alert
+	for i := 0; i < 120 && found == nil; i++ {
+		for range 3 {
+			go stuckHandler(release)
+		}
+		s, err := gs.Sample(context.Background())
+		require.NoError(t, err)
+		s.Time = t0.Add(time.Duration(i) * time.Second)
+		for _, a := range d.Observe(s) {
+			if a.Severity == SeverityAlert && a.Stack != TotalStack {
+				found = &a
+			}
+		}
+	}
+	require.NotNil(t, found, "accumulating goroutines not reported")
+	require.Equal(t, sampler.Goroutines, found.Resource)
+	require.True(t, strings.HasSuffix(found.Frames[len(found.Frames)-1].Function, ".stuckHandler"))
+	require.Contains(t, found.String(), "goroutines")
 }

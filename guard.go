@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/leakguard/leakguard/sampler"
+	"github.com/leakguard/leakguard/sampler/goroutine"
 	"github.com/leakguard/leakguard/sampler/heap"
 )
 
@@ -58,6 +59,13 @@ func Start(opts ...Option) (*Guard, error) {
 			return nil, fmt.Errorf("leakguard: starting the heap sampler: %w", err)
 		}
 		samplers = []sampler.Sampler{h}
+		if cfg.goroutines {
+			gs, err := goroutine.New()
+			if err != nil {
+				return nil, fmt.Errorf("leakguard: starting the goroutine sampler: %w", err)
+			}
+			samplers = append(samplers, gs)
+		}
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	g := &Guard{

@@ -85,6 +85,11 @@ type Evidence struct {
 	// that are still in use: near 1 for a pure leak, small for a leak under
 	// heavy churn. It is −1 when the source reports no allocation counts.
 	Retention float64 `json:"retention"`
+	// ProvenLeaked counts objects a sound analysis proved leaked at this
+	// stack — for goroutines, those the runtime's goroutineleak profile
+	// reports blocked forever. It corroborates the statistical evidence;
+	// 0 when the analysis is unavailable or found none.
+	ProvenLeaked int64 `json:"proven_leaked,omitempty"`
 }
 
 // Point is one point of a stack's history.
@@ -144,6 +149,12 @@ func (a Alert) String() string {
 		formatBytes(a.Evidence.GrowthBytesPerSecond), formatBytes(float64(a.Evidence.InUseBytes)))
 	if leaf.File != "" {
 		fmt.Fprintf(&b, " (%s:%d)", leaf.File, leaf.Line)
+	}
+	if a.Resource == sampler.Goroutines {
+		fmt.Fprintf(&b, "; %d goroutines, +%.2f/s", a.Evidence.InUseObjects, a.Evidence.GrowthObjectsPerSecond)
+	}
+	if a.Evidence.ProvenLeaked > 0 {
+		fmt.Fprintf(&b, "; %d proven leaked by the runtime's goroutineleak profile", a.Evidence.ProvenLeaked)
 	}
 	return b.String()
 }

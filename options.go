@@ -30,6 +30,7 @@ type config struct {
 	sampleTimeout time.Duration
 	plotPoints    int
 	historySet    bool
+	goroutines    bool
 }
 
 // Defaults. The window of 48 samples is the persistence requirement: growth
@@ -224,6 +225,18 @@ func WithSampleTimeout(d time.Duration) Option {
 			return fmt.Errorf("leakguard: WithSampleTimeout(%v): must be positive", d)
 		}
 		c.sampleTimeout = d
+		return nil
+	}
+}
+
+// WithGoroutines watches goroutines too: a goroutine sampler
+// (sampler/goroutine) runs beside the default heap sampler, so alerts name
+// creation sites whose goroutines accumulate (Alert.Resource is
+// sampler.Goroutines). With WithSampler, add a goroutine sampler there
+// instead.
+func WithGoroutines() Option {
+	return func(c *config) error {
+		c.goroutines = true
 		return nil
 	}
 }

@@ -72,6 +72,9 @@ type Record struct {
 	// leaves them zero.
 	AllocBytes   int64
 	AllocObjects int64
+	// ProvenLeaked counts objects a sound analysis proved leaked (the
+	// runtime's goroutineleak profile, for goroutines); 0 when unknown.
+	ProvenLeaked int64
 }
 
 // Sample is one observation of all stacks of one resource.
