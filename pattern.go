@@ -95,8 +95,6 @@ func classify(y []float64, g stats.GrowthResult) PatternType {
 			return PatternBurst
 		}
 		return PatternConditional
-	case periodic(y):
-		return PatternPeriodic
 	case accelerating(g):
 		return PatternAccelerating
 	}

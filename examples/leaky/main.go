@@ -12,11 +12,17 @@ package main
 import (
 	"flag"
 	"fmt"
+	"net/http"
+	_ "net/http/pprof" // the -serve endpoint
 	"os"
 	"time"
 
 	"github.com/leakguard/leakguard"
 )
+
+// keepGoing makes the service leak on after the alert (until the timeout),
+// so an external `leakguard watch` can catch it too.
+var keepGoing bool
 
 // sessions is the leak: every request's session is kept forever.
 var sessions [][]byte
@@ -42,7 +48,18 @@ var scratch []byte
 func main() {
 	timeout := flag.Duration("timeout", 2*time.Minute, "give up after this long")
 	interval := flag.Duration("interval", 100*time.Millisecond, "leakguard sampling interval")
+	serve := flag.String("serve", "", "also serve net/http/pprof on this address (e.g. 127.0.0.1:6060) and keep leaking until -timeout, for `leakguard watch`")
 	flag.Parse()
+	if *serve != "" {
+		go func() {
+			if err := http.ListenAndServe(*serve, nil); err != nil {
+				fmt.Fprintln(os.Stderr, err)
+				os.Exit(2)
+			}
+		}()
+		fmt.Printf("pprof on http://%s/debug/pprof/heap\n", *serve)
+		keepGoing = true
+	}
 	os.Exit(run(*interval, *timeout))
 }
 
@@ -71,6 +88,11 @@ func run(interval, timeout time.Duration) int {
 	for i := 0; ; i++ {
 		select {
 		case a := <-caught:
+			if keepGoing {
+				fmt.Println(a)
+				caught = nil // report once, keep serving
+				continue
+			}
 			fmt.Println(a)
 			for _, f := range a.Frames {
 				fmt.Printf("\t%s\n\t\t%s:%d\n", f.Function, f.File, f.Line)
@@ -78,6 +100,9 @@ func run(interval, timeout time.Duration) int {
 			fmt.Printf("caught after %d requests, %d samples\n", i, a.Index+1)
 			return 0
 		case <-deadline:
+			if keepGoing {
+				return 0
+			}
 			fmt.Println("no leak reported within", timeout)
 			return 1
 		case <-tick.C:

@@ -3,8 +3,10 @@ package pprofile
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"io"
 	"net/http"
 	"net/url"
@@ -25,7 +27,22 @@ type HTTP struct {
 	saveDir    string
 	sampleType SampleType
 	lastTime   int64
+	lastDigest uint64
+	fetched    bool
 	saved      int
+}
+
+// digest summarises a Sample's numbers, to recognise a repeated profile.
+func digest(s *sampler.Sample) uint64 {
+	h := fnv.New64a()
+	var b [8]byte
+	for _, r := range s.Records {
+		for _, v := range []int64{int64(r.Stack), r.InUseBytes, r.InUseObjects, r.AllocBytes, r.AllocObjects} {
+			binary.LittleEndian.PutUint64(b[:], uint64(v))
+			h.Write(b[:])
+		}
+	}
+	return h.Sum64()
 }
 
 // HTTPOption configures NewHTTP.
@@ -134,6 +151,14 @@ func (h *HTTP) Sample(ctx context.Context) (*sampler.Sample, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Without gc=1 the server's heap profile only changes when its GC
+	// runs; a new timestamp on the same numbers is not a new observation,
+	// and counting it would fake persistence.
+	sum := digest(s)
+	if h.fetched && sum == h.lastDigest {
+		return nil, sampler.ErrNoNewData
+	}
+	h.fetched, h.lastDigest = true, sum
 	h.lastTime = p.TimeNanos
 	if h.saveDir != "" {
 		name := filepath.Join(h.saveDir, fmt.Sprintf("heap-%05d-%d.pb.gz", h.saved, p.TimeNanos))
