@@ -3,6 +3,7 @@
 //
 //	leakguard analyze [flags] PATH...   # stored heap profiles (files or directories)
 //	leakguard watch [flags] URL         # a live /debug/pprof/heap endpoint
+//	leakguard attach [flags] PID        # a native process's C allocator (Linux eBPF, root)
 //
 // Exit status: 0 when no stack leaks at the alert confidence, 1 when one
 // does, 2 on a usage or input error.
@@ -32,6 +33,7 @@ type command struct {
 var commands = map[string]command{
 	"analyze": {"find leaks in stored heap profiles", runAnalyze},
 	"watch":   {"poll a live /debug/pprof/heap endpoint and report leaks as they appear", runWatch},
+	"attach":  {"trace a process's C allocator with eBPF uprobes (Linux, root) and report leaks", runAttach},
 }
 
 func main() {

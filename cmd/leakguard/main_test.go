@@ -234,7 +234,7 @@ func TestWatchSurvivesErrorsAndGarbage(t *testing.T) {
 	code, out, errs := runCLI("watch", "--gc", "--interval", "1ms", "--duration", "3s", srv.URL)
 	require.Equal(t, exitClean, code, out+errs)
 	require.Contains(t, errs, "500")
-	require.Contains(t, errs, "fetching again")
+	require.Contains(t, errs, "sampling again")
 	require.Contains(t, out, "profiles from")
 
 	tests := []struct {

@@ -78,13 +78,16 @@ func runWatch(args []string, stdout, stderr io.Writer) int {
 }
 
 type watcher struct {
-	src         sampler.Sampler
-	det         *leakguard.Detector
-	interval    time.Duration
-	stdout      io.Writer
-	stderr      io.Writer
-	text        bool
-	untilLeak   bool
+	src       sampler.Sampler
+	det       *leakguard.Detector
+	interval  time.Duration
+	stdout    io.Writer
+	stderr    io.Writer
+	text      bool
+	untilLeak bool
+	// final reports errors after which fetching again is pointless (a
+	// traced process that exited); nil: every error is retried.
+	final       func(error) bool
 	profiles    int
 	first, last time.Time
 }
@@ -113,15 +116,19 @@ func (w *watcher) loop(ctx context.Context) {
 			if ctx.Err() != nil {
 				return
 			}
+			if w.final != nil && w.final(err) {
+				fmt.Fprintln(w.stderr, "leakguard:", err)
+				return
+			}
 			if failures == 0 {
-				fmt.Fprintln(w.stderr, "leakguard watch:", err, "(retrying)")
+				fmt.Fprintln(w.stderr, "leakguard:", err, "(retrying)")
 			}
 			failures++
 			delay = min(w.interval<<min(failures, 6), max(time.Minute, w.interval))
 			continue
 		}
 		if failures > 0 {
-			fmt.Fprintf(w.stderr, "leakguard watch: fetching again after %d failures\n", failures)
+			fmt.Fprintf(w.stderr, "leakguard: sampling again after %d failures\n", failures)
 			failures = 0
 		}
 		if w.profiles == 0 {

@@ -40,7 +40,6 @@ const (
 	mallocMapCounters            = "counters"
 	mallocMapPendings            = "pendings"
 	mallocMapStacks              = "stacks"
-	mallocMapTick                = "tick"
 	mallocMapTotals              = "totals"
 	mallocProgAlignedAllocEnter  = "aligned_alloc_enter"
 	mallocProgAllocReturn        = "alloc_return"
@@ -112,7 +111,6 @@ type mallocMapSpecs struct {
 	Counters *ebpf.MapSpec `ebpf:"counters"`
 	Pendings *ebpf.MapSpec `ebpf:"pendings"`
 	Stacks   *ebpf.MapSpec `ebpf:"stacks"`
-	Tick     *ebpf.MapSpec `ebpf:"tick"`
 	Totals   *ebpf.MapSpec `ebpf:"totals"`
 }
 
@@ -148,7 +146,6 @@ type mallocMaps struct {
 	Counters *ebpf.Map `ebpf:"counters"`
 	Pendings *ebpf.Map `ebpf:"pendings"`
 	Stacks   *ebpf.Map `ebpf:"stacks"`
-	Tick     *ebpf.Map `ebpf:"tick"`
 	Totals   *ebpf.Map `ebpf:"totals"`
 }
 
@@ -158,7 +155,6 @@ func (m *mallocMaps) Close() error {
 		m.Counters,
 		m.Pendings,
 		m.Stacks,
-		m.Tick,
 		m.Totals,
 	)
 }

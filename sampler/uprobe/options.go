@@ -51,9 +51,10 @@ func defaultConfig() config {
 	}
 }
 
-// WithSampleEvery records only every nth allocation call (counted per CPU in
-// the kernel) and scales the recorded counts by n, so that they remain
-// unbiased estimates. n = 1 records everything.
+// WithSampleEvery records each allocation call with probability 1/n (a
+// kernel random number, so sampling cannot alias with a program that
+// allocates in a fixed cycle) and scales the recorded counts by n, so that
+// they remain unbiased estimates. n = 1 records everything.
 func WithSampleEvery(n int) Option {
 	return func(c *config) error {
 		if n < 1 {

@@ -6,8 +6,8 @@
 // so the caller of malloc is the first frame) and record the allocation as
 // outstanding. free() removes it. User space reads the maps.
 //
-// Sampling is decided at entry, per thread-independent per-CPU counter, so an
-// unsampled call costs one map update and no stack walk; the uprobe trap
+// Sampling is decided at entry, at random, so an unsampled call costs no map
+// update and no stack walk; the uprobe trap
 // itself cannot be avoided from here (see the package doc for measurements).
 
 //go:build ignore
@@ -88,12 +88,6 @@ struct {
 	__type(value, __u64);
 } counters SEC(".maps");
 
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, __u64);
-} tick SEC(".maps");
 
 static __always_inline void count(__u32 c) {
 	__u64 *v = bpf_map_lookup_elem(&counters, &c);
@@ -105,23 +99,18 @@ static __always_inline int enter(__u64 size, __u64 old, __u64 memptr) {
 	count(C_CALLS);
 	if (size < min_size)
 		return 0;
-	if (sample_every > 1) {
-		__u32 zero = 0;
-		__u64 *t = bpf_map_lookup_elem(&tick, &zero);
-		if (!t)
-			return 0;
-		*t += 1;
-		if (*t < sample_every) {
-			// Unsampled realloc still moves a recorded block: forget
-			// the old address only when it was recorded, at return.
-			if (old) {
-				struct pending p = {.size = 0, .old = old};
-				__u64 id = bpf_get_current_pid_tgid();
-				bpf_map_update_elem(&pendings, &id, &p, BPF_ANY);
-			}
-			return 0;
+	// Bernoulli sampling with a kernel random number: a deterministic
+	// every-nth counter aliases with programs that allocate in a fixed
+	// cycle (every nth call would always be the same call site).
+	if (sample_every > 1 && bpf_get_prandom_u32() % sample_every != 0) {
+		// An unsampled realloc still moves a block that may have been
+		// recorded: forget the old address at return, if it succeeds.
+		if (old) {
+			struct pending p = {.size = 0, .old = old};
+			__u64 id = bpf_get_current_pid_tgid();
+			bpf_map_update_elem(&pendings, &id, &p, BPF_ANY);
 		}
-		*t = 0;
+		return 0;
 	}
 	struct pending p = {.size = size ? size : 1, .old = old, .memptr = memptr};
 	__u64 id = bpf_get_current_pid_tgid();

@@ -1,0 +1,96 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/leakguard/leakguard/sampler/uprobe"
+)
+
+func runAttach(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("attach", flag.ContinueOnError)
+	var out outputFlags
+	out.register(fs)
+	interval := fs.Duration("interval", 10*time.Second, "time between samples")
+	duration := fs.Duration("duration", 0, "stop after this long (0: until interrupted or the process exits)")
+	untilLeak := fs.Bool("until-leak", false, "stop as soon as a stack reaches alert severity")
+	every := fs.Int("sample-every", 1, "record one allocation in N, at random (counts are scaled back)")
+	minSize := fs.Int("min-size", 0, "ignore allocations smaller than this many bytes")
+	library := fs.String("library", "", "probe the allocator in this ELF file instead of the libc the process maps")
+	prefix := fs.String("symbol-prefix", "", "allocator symbol prefix, e.g. je_ for a prefixed jemalloc")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: leakguard attach [flags] PID\n\nTraces malloc/calloc/realloc/free of a running process with eBPF uprobes\n(Linux, root or CAP_BPF+CAP_PERFMON) and tests its native in-use memory per\nallocation stack. Every traced call traps into the kernel: expect the\nprocess to slow down while attached. Stops on SIGINT/SIGTERM, after\n--duration, or when the process exits.\n\nflags:")
+		fs.PrintDefaults()
+	}
+	if !parseFlags(fs, args, stderr) {
+		return exitUsage
+	}
+	if err := out.validate(); err != nil {
+		fmt.Fprintln(stderr, "leakguard attach:", err)
+		return exitUsage
+	}
+	if out.sampleType != "inuse_space" {
+		fmt.Fprintln(stderr, "leakguard attach: --sample-type applies to pprof profiles; attach tests in-use bytes")
+		return exitUsage
+	}
+	if fs.NArg() != 1 {
+		fs.Usage()
+		return exitUsage
+	}
+	pid, err := strconv.Atoi(fs.Arg(0))
+	if err != nil || pid <= 0 {
+		fmt.Fprintf(stderr, "leakguard attach: PID %q: want a positive process ID\n", fs.Arg(0))
+		return exitUsage
+	}
+	if *interval <= 0 || *duration < 0 {
+		fmt.Fprintln(stderr, "leakguard attach: --interval must be positive and --duration not negative")
+		return exitUsage
+	}
+	opts := []uprobe.Option{uprobe.WithSampleEvery(*every), uprobe.WithMinSize(*minSize)}
+	if *library != "" {
+		opts = append(opts, uprobe.WithLibrary(*library))
+	}
+	if *prefix != "" {
+		opts = append(opts, uprobe.WithSymbolPrefix(*prefix))
+	}
+	src, err := uprobe.New(pid, opts...)
+	if err != nil {
+		fmt.Fprintln(stderr, "leakguard attach:", err)
+		return exitUsage
+	}
+	defer src.Close()
+	det, err := out.detector()
+	if err != nil {
+		fmt.Fprintln(stderr, "leakguard attach:", err)
+		return exitUsage
+	}
+	fmt.Fprintf(stderr, "leakguard attach: tracing %s in process %d\n", src.Library(), pid)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if *duration > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, *duration)
+		defer cancel()
+	}
+	w := watcher{src: src, det: det, interval: *interval, stdout: stdout, stderr: stderr,
+		text: out.format == "text", untilLeak: *untilLeak,
+		final: func(err error) bool { return errors.Is(err, os.ErrProcessDone) }}
+	w.loop(ctx)
+	if st, err := src.Stats(); err == nil && st.AllocsDropped+st.StacksDropped+st.PendingDropped+st.TotalsDropped > 0 {
+		fmt.Fprintf(stderr, "leakguard attach: the probes could not record everything (undercounts): %+v\n", st)
+	}
+	if w.profiles == 0 {
+		fmt.Fprintln(stderr, "leakguard attach: no sample could be taken")
+		return exitUsage
+	}
+	rep := buildReport(det, w.profiles, w.first, w.last, out.top)
+	return emit(rep, det, &out, stdout, stderr)
+}

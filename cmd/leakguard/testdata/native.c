@@ -1,0 +1,43 @@
+// A native program for `leakguard attach` tests: "leak" keeps 512 bytes
+// per iteration forever; "bounded" cycles through a fixed ring of blocks.
+// Both churn short-lived blocks. It prints "ready" once running, then runs
+// until killed.
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static void *volatile sink;
+static void *ring[64];
+
+__attribute__((noinline)) void native_leak(void) {
+	void *p = malloc(512);
+	memset(p, 1, 512);
+	sink = p; /* never freed */
+}
+
+__attribute__((noinline)) void native_ring(long i) {
+	free(ring[i % 64]);
+	ring[i % 64] = malloc(512);
+}
+
+__attribute__((noinline)) void native_churn(void) {
+	void *p = malloc(128);
+	sink = p;
+	free(p);
+}
+
+int main(int argc, char **argv) {
+	int leak = argc > 1 && strcmp(argv[1], "leak") == 0;
+	/* Tells the test that the C library is mapped and probes can attach. */
+	printf("ready\n");
+	fflush(stdout);
+	for (long i = 0;; i++) {
+		if (leak)
+			native_leak();
+		else
+			native_ring(i);
+		native_churn();
+		usleep(200);
+	}
+}
