@@ -19,6 +19,7 @@ func runAttach(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("attach", flag.ContinueOnError)
 	var out outputFlags
 	out.register(fs)
+	pidFlag := fs.Int("pid", 0, "process to trace (or give it as the argument)")
 	interval := fs.Duration("interval", 10*time.Second, "time between samples")
 	duration := fs.Duration("duration", 0, "stop after this long (0: until interrupted or the process exits)")
 	untilLeak := fs.Bool("until-leak", false, "stop as soon as a stack reaches alert severity")
@@ -27,7 +28,7 @@ func runAttach(args []string, stdout, stderr io.Writer) int {
 	library := fs.String("library", "", "probe the allocator in this ELF file instead of the libc the process maps")
 	prefix := fs.String("symbol-prefix", "", "allocator symbol prefix, e.g. je_ for a prefixed jemalloc")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: leakguard attach [flags] PID\n\nTraces malloc/calloc/realloc/free of a running process with eBPF uprobes\n(Linux, root or CAP_BPF+CAP_PERFMON) and tests its native in-use memory per\nallocation stack. Every traced call traps into the kernel: expect the\nprocess to slow down while attached. Stops on SIGINT/SIGTERM, after\n--duration, or when the process exits.\n\nflags:")
+		fmt.Fprintln(stderr, "usage: leakguard attach [flags] PID | --pid PID\n\nTraces malloc/calloc/realloc/free of a running process with eBPF uprobes\n(Linux, root or CAP_BPF+CAP_PERFMON) and tests its native in-use memory per\nallocation stack. Every traced call traps into the kernel: expect the\nprocess to slow down while attached. Stops on SIGINT/SIGTERM, after\n--duration, or when the process exits.\n\nflags:")
 		fs.PrintDefaults()
 	}
 	if !parseFlags(fs, args, stderr) {
@@ -41,13 +42,18 @@ func runAttach(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "leakguard attach: --sample-type applies to pprof profiles; attach tests in-use bytes")
 		return exitUsage
 	}
-	if fs.NArg() != 1 {
+	arg := strconv.Itoa(*pidFlag)
+	switch {
+	case fs.NArg() == 1 && *pidFlag == 0:
+		arg = fs.Arg(0)
+	case fs.NArg() == 0 && *pidFlag != 0:
+	default:
 		fs.Usage()
 		return exitUsage
 	}
-	pid, err := strconv.Atoi(fs.Arg(0))
+	pid, err := strconv.Atoi(arg)
 	if err != nil || pid <= 0 {
-		fmt.Fprintf(stderr, "leakguard attach: PID %q: want a positive process ID\n", fs.Arg(0))
+		fmt.Fprintf(stderr, "leakguard attach: PID %q: want a positive process ID\n", arg)
 		return exitUsage
 	}
 	if *interval <= 0 || *duration < 0 {

@@ -27,13 +27,22 @@
 // # Cost
 //
 // Every probed call traps into the kernel whatever the BPF program does —
-// a uretprobe costs two traps — so a malloc-heavy program slows down
-// substantially (BenchmarkTracedMalloc measures it; bcc's memleak is
-// reported at up to 100×). Sampling (WithSampleEvery, chosen at random per
-// call so it cannot alias with a program's allocation cycle, and
-// WithMinSize) bounds the map and stack work, not the traps. Counts of a
-// sampled run are scaled by the sampling factor, like the runtime's heap
-// profile, and Sample.Rate reports the factor (one in Rate calls recorded).
+// a uretprobe adds a second trap at return — so a malloc-heavy program
+// slows down a great deal while traced. BenchmarkTracedMalloc times one
+// malloc/free pair in a traced C program (kernel 6.18, 2-core VM):
+//
+//	untraced                    24 ns
+//	traced, every allocation    18.5 µs   (~770×)
+//	traced, WithSampleEvery(64) 15.8 µs
+//
+// Sampling (WithSampleEvery, decided at random per call so that it cannot
+// alias with a program's allocation cycle; WithMinSize) saves the stack
+// walk and the map updates, about 15%, not the traps, which dominate. What
+// does lower the cost is probing fewer calls: attach to the process only
+// while looking for a leak (leakguard attach --duration), and prefer the Go
+// heap profile for Go memory. Counts of a sampled run are scaled back by
+// the factor, like the runtime's heap profile, and Sample.Rate reports
+// bytes per recorded allocation.
 // Maps are bounded (WithMaxOutstanding); allocations that do not fit and
 // stacks that cannot be captured are counted in Stats, never silently
 // dropped.

@@ -1,6 +1,7 @@
 // A native program for `leakguard attach` tests: "leak" keeps 512 bytes
-// per iteration forever; "bounded" cycles through a fixed ring of blocks.
-// Both churn short-lived blocks. It prints "ready" once running, then runs
+// per iteration forever; "bounded" cycles through a fixed ring of blocks;
+// "short" leaks for 10000 iterations (a few seconds) and exits. All churn
+// short-lived blocks. It prints "ready" once running, then runs
 // until killed.
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,11 +29,13 @@ __attribute__((noinline)) void native_churn(void) {
 }
 
 int main(int argc, char **argv) {
-	int leak = argc > 1 && strcmp(argv[1], "leak") == 0;
+	const char *mode = argc > 1 ? argv[1] : "";
+	int leak = strcmp(mode, "leak") == 0 || strcmp(mode, "short") == 0;
+	long n = strcmp(mode, "short") == 0 ? 10000 : -1;
 	/* Tells the test that the C library is mapped and probes can attach. */
 	printf("ready\n");
 	fflush(stdout);
-	for (long i = 0;; i++) {
+	for (long i = 0; i != n; i++) {
 		if (leak)
 			native_leak();
 		else
@@ -40,4 +43,5 @@ int main(int argc, char **argv) {
 		native_churn();
 		usleep(200);
 	}
+	return 0;
 }

@@ -1,0 +1,62 @@
+//go:build linux && amd64 && cgo
+
+package uprobe_test
+
+import (
+	"context"
+	"os"
+	"testing"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/features"
+	"github.com/stretchr/testify/require"
+
+	"github.com/leakguard/leakguard"
+	"github.com/leakguard/leakguard/sampler"
+	"github.com/leakguard/leakguard/sampler/uprobe"
+	"github.com/leakguard/leakguard/sampler/uprobe/internal/cleak"
+)
+
+func hasFrame(frames []sampler.Frame, fn string) bool {
+	for _, f := range frames {
+		if f.Function == fn {
+			return true
+		}
+	}
+	return false
+}
+
+// TestCgoLeakInOwnProcess traces this test process (pid 0) while C code
+// called through cgo leaks, and runs the samples through the detector: the
+// C function is flagged and the C code that frees what it allocates is not.
+func TestCgoLeakInOwnProcess(t *testing.T) {
+	if os.Geteuid() != 0 || features.HaveProgramType(ebpf.Kprobe) != nil {
+		if os.Getenv("LEAKGUARD_REQUIRE_BPF") == "1" {
+			t.Fatal("eBPF uprobes unavailable (need root and kernel support), and LEAKGUARD_REQUIRE_BPF=1 forbids skipping")
+		}
+		t.Skip("eBPF uprobes unavailable: need root and kernel support")
+	}
+	s, err := uprobe.New(0)
+	require.NoError(t, err)
+	defer s.Close()
+	det, err := leakguard.NewDetector()
+	require.NoError(t, err)
+
+	var alerts []leakguard.Alert
+	for range 3 * leakguard.DefaultWindow {
+		cleak.Leak(4, 4096)
+		cleak.Churn(50, 4096)
+		got, err := s.Sample(context.Background())
+		require.NoError(t, err)
+		alerts = append(alerts, det.Observe(got)...)
+	}
+	var leakFlagged bool
+	for _, a := range alerts {
+		require.False(t, hasFrame(a.Frames, "cleak_churn"), "churn flagged: %v", a)
+		if a.Severity == leakguard.SeverityAlert && hasFrame(a.Frames, "cleak_leak") {
+			leakFlagged = true
+			require.Equal(t, sampler.Native, a.Resource)
+		}
+	}
+	require.True(t, leakFlagged, "the leaking C function is flagged: %v", alerts)
+}
