@@ -181,6 +181,11 @@ func trendWith(x, y []float64, noiseVar, rho float64) TrendResult {
 	se := math.Sqrt(s2 / l.sxx * inflation)
 	df := math.Max(fn/inflation-2, 1)
 	t := l.slope / se
+	if !finite(l.slope) || !finite(se) || !finite(t) {
+		// Values so large that the arithmetic overflowed: no evidence,
+		// rather than a NaN that would compare as neither large nor small.
+		return res
+	}
 	res.Slope = l.slope
 	res.SE = se
 	res.Rho = rho
@@ -257,6 +262,9 @@ func DriftAt(x, y []float64, noiseVar float64) TrendResult {
 	s2 = math.Max(s2, 2*noiseVar/(span/m))
 	s2 = math.Max(s2, 1e-24*(mu*mu*span+1))
 	se := math.Sqrt(s2 / span)
+	if !finite(mu) || !finite(se) || !finite(mu/se) {
+		return res // overflow: no evidence (see trendWith)
+	}
 	res.Slope = mu
 	res.SE = se
 	res.T = mu / se

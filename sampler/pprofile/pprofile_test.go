@@ -1,0 +1,145 @@
+package pprofile
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"runtime"
+	"runtime/pprof"
+	"testing"
+
+	"github.com/google/pprof/profile"
+	"github.com/stretchr/testify/require"
+)
+
+var retained [][]byte
+
+//go:noinline
+func retainForTest(n int) {
+	for range n {
+		retained = append(retained, make([]byte, 64<<10))
+	}
+}
+
+// heapProfile returns a real heap profile of this process in which
+// retainForTest holds memory.
+func heapProfile(t testing.TB) []byte {
+	t.Helper()
+	retainForTest(8)
+	runtime.GC()
+	var buf bytes.Buffer
+	require.NoError(t, pprof.Lookup("heap").WriteTo(&buf, 0))
+	return buf.Bytes()
+}
+
+func goroutineProfile(t testing.TB) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	require.NoError(t, pprof.Lookup("goroutine").WriteTo(&buf, 0))
+	return buf.Bytes()
+}
+
+func TestFromProfile(t *testing.T) {
+	heap, err := profile.ParseData(heapProfile(t))
+	require.NoError(t, err)
+	gor, err := profile.ParseData(goroutineProfile(t))
+	require.NoError(t, err)
+
+	find := func(t *testing.T, st SampleType) (bytes, objects int64) {
+		s, err := FromProfile(heap, "heap.pb.gz", st)
+		require.NoError(t, err)
+		require.Equal(t, heap.TimeNanos, s.Time.UnixNano())
+		require.Equal(t, heap.Period, s.Rate)
+		seen := map[uint64]bool{}
+		for _, r := range s.Records {
+			require.False(t, seen[r.Stack], "records are aggregated per stack")
+			seen[r.Stack] = true
+			if len(r.Frames) > 0 && r.Frames[0].Function == "github.com/leakguard/leakguard/sampler/pprofile.retainForTest" {
+				bytes += r.InUseBytes
+				objects += r.InUseObjects
+			}
+		}
+		return bytes, objects
+	}
+	spaceBytes, spaceObjects := find(t, InUseSpace)
+	require.GreaterOrEqual(t, spaceBytes, int64(8*64<<10), "the retained memory is attributed to its allocation site")
+	objBytes, objObjects := find(t, InUseObjects)
+	require.Equal(t, spaceObjects, objObjects)
+	require.Equal(t, objObjects, objBytes, "with inuse_objects, InUseBytes carries the object count")
+
+	for _, tc := range []struct {
+		name string
+		p    *profile.Profile
+		st   SampleType
+		want string
+	}{
+		{"nil", nil, InUseSpace, "nil profile"},
+		{"goroutine profile", gor, InUseSpace, "not a heap profile"},
+		{"unknown sample type", heap, "alloc_space", "unknown sample type"},
+	} {
+		_, err := FromProfile(tc.p, "x.pb.gz", tc.st)
+		require.ErrorContains(t, err, tc.want, tc.name)
+	}
+}
+
+func TestOpenErrorsNameTheFile(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name string, data []byte) string {
+		p := filepath.Join(dir, name)
+		require.NoError(t, os.WriteFile(p, data, 0o600))
+		return p
+	}
+	good := write("good.pb.gz", heapProfile(t))
+	good2 := write("good2.pb.gz", heapProfile(t))
+	corrupt := write("corrupt.pb.gz", []byte("not a profile"))
+	gor := write("goroutine.pb.gz", goroutineProfile(t))
+
+	_, err := Open([]string{good, corrupt})
+	require.ErrorContains(t, err, corrupt)
+	_, err = Open([]string{good, gor})
+	require.ErrorIs(t, err, ErrNotHeap)
+	require.ErrorContains(t, err, gor)
+	_, err = Open([]string{good, good})
+	require.ErrorContains(t, err, "same timestamp")
+	_, err = Open(nil)
+	require.Error(t, err)
+
+	f, err := Open([]string{good2, corrupt, good}, SkipBad())
+	require.NoError(t, err)
+	require.Equal(t, 2, f.Len())
+	require.Len(t, f.Skipped(), 1)
+	s := f.Samples()
+	require.True(t, s[0].Time.Before(s[1].Time), "ordered by the profiles' own time, not by name")
+}
+
+// FuzzProfile feeds arbitrary bytes through the CLI's ingestion path:
+// pprof parsing, conversion to a Sample in both modes, and Open on a file.
+// Nothing may panic; whatever converts is aggregated per stack.
+func FuzzProfile(f *testing.F) {
+	f.Add(heapProfile(f))
+	f.Add(goroutineProfile(f))
+	f.Add([]byte{})
+	f.Add([]byte("\x1f\x8b\x08\x00garbage"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		p, err := profile.ParseData(data)
+		if err != nil {
+			return
+		}
+		for _, st := range []SampleType{InUseSpace, InUseObjects} {
+			s, err := FromProfile(p, "fuzz", st)
+			if err != nil {
+				continue
+			}
+			seen := make(map[uint64]bool, len(s.Records))
+			for _, r := range s.Records {
+				require.False(t, seen[r.Stack])
+				seen[r.Stack] = true
+			}
+		}
+		path := filepath.Join(t.TempDir(), "p.pb.gz")
+		require.NoError(t, os.WriteFile(path, data, 0o600))
+		if fs, err := Open([]string{path}); err == nil {
+			require.Equal(t, 1, fs.Len())
+		}
+	})
+}
