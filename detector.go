@@ -371,38 +371,49 @@ func (d *Detector) Samples() int { return d.index }
 // Patterns returns a snapshot of every tracked stack, most suspicious first.
 func (d *Detector) Patterns() []Pattern {
 	var out []Pattern
+	d.each(func(ser *series) { out = append(out, d.pattern(ser)) })
+	sortPatterns(out)
+	return out
+}
+
+// each visits every tracked series, process totals first.
+func (d *Detector) each(fn func(*series)) {
 	for _, r := range d.order {
 		f := d.families[r]
-		add := func(ser *series) {
-			p := Pattern{
-				Resource:   ser.resource,
-				Stack:      ser.key,
-				Frames:     ser.frames,
-				Severity:   ser.severity,
-				Confidence: 1 - ser.bestP,
-				Samples:    int(ser.hist.Pushed(0)),
-			}
-			level := 0
-			if ser.found != nil {
-				p.Type = ser.found.pattern
-				p.Evidence = ser.found.evidence
-				level = ser.found.level
-			}
-			p.History = d.history(ser, level)
-			out = append(out, p)
-		}
 		if f.total != nil {
-			add(f.total)
+			fn(f.total)
 		}
-		f.store.Range(func(_ uint64, ser *series) bool { add(ser); return true })
+		f.store.Range(func(_ uint64, ser *series) bool { fn(ser); return true })
 	}
-	sort.SliceStable(out, func(i, j int) bool {
-		if out[i].Severity != out[j].Severity {
-			return out[i].Severity > out[j].Severity
+}
+
+func (d *Detector) pattern(ser *series) Pattern {
+	p := Pattern{
+		Resource:   ser.resource,
+		Stack:      ser.key,
+		Frames:     ser.frames,
+		Severity:   ser.severity,
+		Confidence: 1 - ser.bestP,
+		Samples:    int(ser.hist.Pushed(0)),
+	}
+	level := 0
+	if ser.found != nil {
+		p.Type = ser.found.pattern
+		p.Evidence = ser.found.evidence
+		p.Trend = ser.found.trend
+		level = ser.found.level
+	}
+	p.History = d.history(ser, level)
+	return p
+}
+
+func sortPatterns(ps []Pattern) {
+	sort.SliceStable(ps, func(i, j int) bool {
+		if ps[i].Severity != ps[j].Severity {
+			return ps[i].Severity > ps[j].Severity
 		}
-		return out[i].Confidence > out[j].Confidence
+		return ps[i].Confidence > ps[j].Confidence
 	})
-	return out
 }
 
 // Stats reports the Detector's bookkeeping: stacks tracked and evicted, and

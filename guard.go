@@ -36,12 +36,15 @@ type Guard struct {
 	stopErr  error
 	inCB     atomic.Bool
 
-	cycles       atomic.Uint64
-	sampleErrors atomic.Uint64
-	noNewData    atomic.Uint64
-	dropped      atomic.Uint64
-	panics       atomic.Uint64
-	lastCycle    atomic.Int64 // nanoseconds of CPU-side work in the last cycle
+	cycles        atomic.Uint64
+	sampleErrors  atomic.Uint64
+	noNewData     atomic.Uint64
+	dropped       atomic.Uint64
+	panics        atomic.Uint64
+	lastCycle     atomic.Int64 // nanoseconds of CPU-side work in the last cycle
+	analyses      atomic.Uint64
+	analysisNanos atomic.Uint64
+	reportDone    chan struct{}
 }
 
 // Start begins watching the process with the given options and returns the
@@ -79,7 +82,13 @@ func Start(opts ...Option) (*Guard, error) {
 	}
 	go g.dispatch()
 	go g.loop(ctx)
-	cfg.logger.Debug("leakguard started", "interval", cfg.interval, "samplers", len(samplers))
+	if cfg.reportFn != nil {
+		g.reportDone = make(chan struct{})
+		go g.reports(ctx)
+	}
+	register(g)
+	cfg.logger.Info("leakguard: started", "interval", cfg.interval, "samplers", len(samplers),
+		"window", cfg.window, "alert_confidence", cfg.alertConf, "max_stacks", cfg.maxStacks)
 	return g, nil
 }
 
@@ -91,6 +100,10 @@ func (g *Guard) Stop() error {
 	g.stopOnce.Do(func() {
 		g.cancel()
 		<-g.loopDone
+		if g.reportDone != nil {
+			<-g.reportDone
+		}
+		unregister(g)
 		close(g.queue)
 		var errs []error
 		if !g.inCB.Load() {
@@ -106,9 +119,32 @@ func (g *Guard) Stop() error {
 			}
 		}
 		g.stopErr = errors.Join(errs...)
-		g.cfg.logger.Debug("leakguard stopped")
+		g.cfg.logger.Info("leakguard: stopped", "cycles", g.cycles.Load(), "alerts", len(g.Alerts()))
 	})
 	return g.stopErr
+}
+
+// reports calls the WithReportEvery function until the Guard stops.
+func (g *Guard) reports(ctx context.Context) {
+	defer close(g.reportDone)
+	t := time.NewTicker(g.cfg.reportEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		func() {
+			defer func() {
+				if r := recover(); r != nil {
+					g.panics.Add(1)
+					g.cfg.logger.Error("leakguard: report callback panicked", "panic", r)
+				}
+			}()
+			g.cfg.reportFn(g.Report())
+		}()
+	}
 }
 
 func (g *Guard) loop(ctx context.Context) {
@@ -164,7 +200,10 @@ func (g *Guard) cycle(ctx context.Context, failing []bool) {
 		g.mu.Lock()
 		raised := g.det.Observe(smp)
 		g.mu.Unlock()
-		g.lastCycle.Store(int64(time.Since(start)))
+		took := time.Since(start)
+		g.lastCycle.Store(int64(took))
+		g.analyses.Add(1)
+		g.analysisNanos.Add(uint64(took))
 		for _, a := range raised {
 			g.log(a)
 			select {

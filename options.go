@@ -31,6 +31,8 @@ type config struct {
 	plotPoints    int
 	historySet    bool
 	goroutines    bool
+	reportEvery   time.Duration
+	reportFn      func(Report)
 }
 
 // Defaults. The window of 48 samples is the persistence requirement: growth

@@ -32,26 +32,29 @@ const (
 // detector concluded about it.
 type Pattern struct {
 	// Resource is what the stack's counts measure.
-	Resource sampler.Resource
+	Resource sampler.Resource `json:"resource"`
 	// Stack is the stack's fingerprint; TotalStack for the process total.
-	Stack uint64
+	Stack uint64 `json:"stack_id"`
 	// Frames is the symbolised stack, leaf first.
-	Frames []sampler.Frame
+	Frames []sampler.Frame `json:"stack"`
 	// Severity is the highest severity the stack has reached.
-	Severity Severity
+	Severity Severity `json:"severity"`
 	// Confidence is one minus the smallest family-wise adjusted p-value any
 	// test of this stack produced.
-	Confidence float64
+	Confidence float64 `json:"confidence"`
 	// Type is the shape of the most significant growth seen, empty if the
 	// stack was never tested.
-	Type PatternType
+	Type PatternType `json:"pattern,omitempty"`
 	// Evidence backs the most significant test; zero if never tested.
-	Evidence Evidence
+	Evidence Evidence `json:"evidence"`
 	// Samples counts the samples this stack was tracked for.
-	Samples int
+	Samples int `json:"samples"`
 	// History is the stack's in-use history at the resolution of its most
 	// significant test, oldest first.
-	History []Point
+	History []Point `json:"history,omitempty"`
+	// Trend holds the end points of the fitted growth line of the most
+	// significant test; zero if never tested.
+	Trend [2]Point `json:"trend"`
 }
 
 // classify names the shape of a window that tested as growing. The rules

@@ -1,14 +1,12 @@
 package main
 
 import (
-	"fmt"
 	"html/template"
 	"io"
-	"math"
-	"strings"
 	"time"
 
 	"github.com/leakguard/leakguard"
+	"github.com/leakguard/leakguard/internal/render"
 )
 
 // writeHTML renders a self-contained report: no scripts, no external
@@ -41,49 +39,18 @@ func writeHTML(w io.Writer, rep *report) error {
 // plot draws the stack's in-use history with the fitted trend over the
 // decisive window and a marker at the detection time.
 func plot(a leakguard.Alert) template.HTML {
-	const w, h, pad = 640.0, 220.0, 44.0
-	hist := a.History
-	if len(hist) < 2 {
-		return ""
+	return render.SVG(plotOf(a.History, a.Trend, a.Time))
+}
+
+func plotOf(hist []leakguard.Point, trend [2]leakguard.Point, detected time.Time) render.Plot {
+	p := render.Plot{Detected: detected}
+	for _, q := range hist {
+		p.History = append(p.History, render.Point{Time: q.Time, Value: q.InUseBytes})
 	}
-	t0, t1 := hist[0].Time, hist[len(hist)-1].Time
-	if a.Time.After(t1) {
-		t1 = a.Time
+	for i, q := range trend {
+		p.Trend[i] = render.Point{Time: q.Time, Value: q.InUseBytes}
 	}
-	span := t1.Sub(t0).Seconds()
-	if span <= 0 {
-		span = 1
-	}
-	lo, hi := math.Inf(1), math.Inf(-1)
-	for _, p := range hist {
-		lo, hi = math.Min(lo, p.InUseBytes), math.Max(hi, p.InUseBytes)
-	}
-	for _, p := range a.Trend {
-		lo, hi = math.Min(lo, p.InUseBytes), math.Max(hi, p.InUseBytes)
-	}
-	if hi <= lo {
-		hi = lo + 1
-	}
-	x := func(t time.Time) float64 { return pad + (w-2*pad)*t.Sub(t0).Seconds()/span }
-	y := func(v float64) float64 { return h - pad/2 - (h-pad)*(v-lo)/(hi-lo) }
-	var pts []string
-	for _, p := range hist {
-		pts = append(pts, fmt.Sprintf("%.1f,%.1f", x(p.Time), y(p.InUseBytes)))
-	}
-	var b strings.Builder
-	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%.0f" height="%.0f" viewBox="0 0 %.0f %.0f" role="img" aria-label="in-use bytes over time">`, w, h, w, h)
-	fmt.Fprintf(&b, `<rect x="0" y="0" width="%.0f" height="%.0f" fill="#fff" stroke="#ddd"/>`, w, h)
-	fmt.Fprintf(&b, `<text x="4" y="14" font-size="11" fill="#555">%s</text>`, template.HTMLEscapeString(human(hi)))
-	fmt.Fprintf(&b, `<text x="4" y="%.0f" font-size="11" fill="#555">%s</text>`, h-pad/2, template.HTMLEscapeString(human(lo)))
-	fmt.Fprintf(&b, `<text x="%.0f" y="%.0f" font-size="11" fill="#555" text-anchor="end">%s</text>`, w-pad, h-4, template.HTMLEscapeString((time.Duration(span) * time.Second).String()))
-	fmt.Fprintf(&b, `<polyline fill="none" stroke="#1f6feb" stroke-width="1.5" points="%s"/>`, strings.Join(pts, " "))
-	fmt.Fprintf(&b, `<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="#d1242f" stroke-width="2" stroke-dasharray="6 3"/>`,
-		x(a.Trend[0].Time), y(a.Trend[0].InUseBytes), x(a.Trend[1].Time), y(a.Trend[1].InUseBytes))
-	dx := x(a.Time)
-	fmt.Fprintf(&b, `<line x1="%.1f" y1="%.0f" x2="%.1f" y2="%.0f" stroke="#9a6700" stroke-width="1"/>`, dx, pad/2, dx, h-pad/2)
-	fmt.Fprintf(&b, `<text x="%.1f" y="%.0f" font-size="11" fill="#9a6700" text-anchor="end">detected</text>`, dx-3, pad/2+10)
-	b.WriteString(`</svg>`)
-	return template.HTML(b.String())
+	return p
 }
 
 var page = template.Must(template.New("report").Parse(`<!DOCTYPE html>

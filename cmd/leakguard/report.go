@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/leakguard/leakguard"
+	"github.com/leakguard/leakguard/internal/render"
 	"github.com/leakguard/leakguard/sampler"
 )
 
@@ -196,15 +197,4 @@ func shortFile(path string) string {
 }
 
 // human formats a byte count in binary units.
-func human(v float64) string {
-	units := []string{"B", "KiB", "MiB", "GiB", "TiB"}
-	i := 0
-	for (v >= 1024 || v <= -1024) && i < len(units)-1 {
-		v /= 1024
-		i++
-	}
-	if i == 0 {
-		return fmt.Sprintf("%.0f %s", v, units[i])
-	}
-	return fmt.Sprintf("%.1f %s", v, units[i])
-}
+func human(v float64) string { return render.Bytes(v) }

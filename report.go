@@ -1,0 +1,184 @@
+package leakguard
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+)
+
+// DefaultReportTop is how many of the most suspicious stacks a Report
+// carries with their histories.
+const DefaultReportTop = 10
+
+// Report is a snapshot of what a Guard has analysed and found, and what the
+// analysis costs: the periodic report of a running service. It is
+// JSON-serialisable with stable field names, so reports of several
+// replicas can be collected and compared.
+type Report struct {
+	// Time is when the report was made.
+	Time time.Time `json:"time"`
+	// Samples counts the samples analysed; Cycles the sampling cycles run.
+	Samples int    `json:"samples"`
+	Cycles  uint64 `json:"cycles"`
+	// Tracked is the number of stacks (patterns) under analysis now, and
+	// Evicted how many were forgotten to respect WithMaxStacks.
+	Tracked int    `json:"tracked_stacks"`
+	Evicted uint64 `json:"evicted_stacks"`
+	// AlertsBySeverity counts stacks by the highest severity they reached
+	// (stacks that never reached warning are not counted).
+	AlertsBySeverity map[Severity]int `json:"alerts_by_severity"`
+	// Confidence is the distribution of tracked stacks' confidence (one
+	// minus their best family-wise adjusted p-value).
+	Confidence []ConfidenceBucket `json:"confidence_distribution"`
+	// PatternTypes counts tested stacks by the shape of their most
+	// significant growth.
+	PatternTypes map[PatternType]int `json:"pattern_types"`
+	// Cost is what leakguard itself spends.
+	Cost Cost `json:"cost"`
+	// Alerts holds, per stack, the escalation to the highest severity it
+	// reached, most severe and confident first.
+	Alerts []Alert `json:"alerts"`
+	// Top holds the most suspicious tracked stacks with their histories:
+	// those whose tests found some growth, most significant first.
+	Top []Pattern `json:"top"`
+}
+
+// ConfidenceBucket counts the tracked stacks whose confidence lies in
+// [Min, Max).
+type ConfidenceBucket struct {
+	Min    float64 `json:"min"`
+	Max    float64 `json:"max"`
+	Stacks int     `json:"stacks"`
+}
+
+// confidenceEdges are the bucket boundaries: coarse where nothing is
+// decided, fine near the warning and alert levels.
+var confidenceEdges = []float64{0, 0.5, 0.9, 0.95, 0.99, 0.999, 1.000001}
+
+// Cost is leakguard's own resource use.
+type Cost struct {
+	// LastAnalysis and MeanAnalysis are the time one sample's analysis took
+	// (the last one, and the mean over all), measured on the analysis
+	// goroutine; sampling itself is not included.
+	LastAnalysis time.Duration `json:"last_analysis_ns"`
+	MeanAnalysis time.Duration `json:"mean_analysis_ns"`
+	// StorageBytes approximates the memory the stacks' histories hold.
+	StorageBytes int `json:"storage_bytes"`
+	// SampleErrors counts failed samples; NoNewData samples skipped
+	// because the source had nothing new.
+	SampleErrors uint64 `json:"sample_errors"`
+	NoNewData    uint64 `json:"no_new_data"`
+	// DroppedAlerts counts alerts that found the callback queue full, and
+	// CallbackPanics callbacks that panicked.
+	DroppedAlerts  uint64 `json:"dropped_alerts"`
+	CallbackPanics uint64 `json:"callback_panics"`
+}
+
+// report summarises the detector; top bounds the stacks whose histories
+// are copied, so a report costs O(tracked) time but O(top) history.
+func (d *Detector) report(top int) Report {
+	r := Report{
+		Samples:          d.index,
+		AlertsBySeverity: map[Severity]int{},
+		PatternTypes:     map[PatternType]int{},
+	}
+	for i := 0; i+1 < len(confidenceEdges); i++ {
+		r.Confidence = append(r.Confidence, ConfidenceBucket{Min: confidenceEdges[i], Max: min(confidenceEdges[i+1], 1)})
+	}
+	var candidates []*series
+	d.each(func(ser *series) {
+		conf := 1 - ser.bestP
+		for i := range r.Confidence {
+			if conf < confidenceEdges[i+1] {
+				r.Confidence[i].Stacks++
+				break
+			}
+		}
+		if ser.severity > SeverityNone {
+			r.AlertsBySeverity[ser.severity]++
+		}
+		if ser.found != nil {
+			r.PatternTypes[ser.found.pattern]++
+		}
+		if ser.found != nil && ser.bestP < 1 {
+			// Only stacks a test found some growth in are worth a picture.
+			candidates = append(candidates, ser)
+		}
+	})
+	sort.SliceStable(candidates, func(i, j int) bool {
+		if candidates[i].severity != candidates[j].severity {
+			return candidates[i].severity > candidates[j].severity
+		}
+		return candidates[i].bestP < candidates[j].bestP
+	})
+	for _, ser := range candidates[:min(top, len(candidates))] {
+		r.Top = append(r.Top, d.pattern(ser))
+	}
+	r.Alerts = highestPerStack(d.alerts)
+	st := d.Stats()
+	r.Tracked, r.Evicted, r.Cost.StorageBytes = st.Tracked, st.Evicted, st.StorageBytes
+	return r
+}
+
+// highestPerStack keeps each stack's escalation to its highest severity.
+func highestPerStack(alerts []Alert) []Alert {
+	type key struct {
+		r string
+		s uint64
+	}
+	best := map[key]int{}
+	var out []Alert
+	for _, a := range alerts {
+		k := key{string(a.Resource), a.Stack}
+		if i, ok := best[k]; ok {
+			if a.Severity > out[i].Severity {
+				out[i] = a
+			}
+			continue
+		}
+		best[k] = len(out)
+		out = append(out, a)
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		if out[i].Severity != out[j].Severity {
+			return out[i].Severity > out[j].Severity
+		}
+		return out[i].Confidence > out[j].Confidence
+	})
+	return out
+}
+
+// Report summarises what the Guard has analysed and found so far.
+func (g *Guard) Report() Report {
+	g.mu.Lock()
+	r := g.det.report(DefaultReportTop)
+	g.mu.Unlock()
+	r.Time = time.Now()
+	r.Cycles = g.cycles.Load()
+	r.Cost.LastAnalysis = time.Duration(g.lastCycle.Load())
+	if n := g.analyses.Load(); n > 0 {
+		r.Cost.MeanAnalysis = time.Duration(g.analysisNanos.Load() / n)
+	}
+	r.Cost.SampleErrors = g.sampleErrors.Load()
+	r.Cost.NoNewData = g.noNewData.Load()
+	r.Cost.DroppedAlerts = g.dropped.Load()
+	r.Cost.CallbackPanics = g.panics.Load()
+	return r
+}
+
+// WithReportEvery calls fn with the Guard's Report every d, on its own
+// goroutine (a slow fn delays the next report, never the analysis; a
+// panicking fn is recovered and logged).
+func WithReportEvery(d time.Duration, fn func(Report)) Option {
+	return func(c *config) error {
+		if d < time.Millisecond {
+			return fmt.Errorf("leakguard: WithReportEvery(%v): period must be at least 1ms", d)
+		}
+		if fn == nil {
+			return errors.New("leakguard: WithReportEvery: nil function")
+		}
+		c.reportEvery, c.reportFn = d, fn
+		return nil
+	}
+}
