@@ -15,6 +15,14 @@
 // When someone changes runtime.MemProfileRate, the Sample's Epoch changes so
 // consumers restart their series instead of reading the jump as growth.
 //
+// leakguard's own allocation sites are left out (WithSelf puts them back):
+// its memory is bounded by configuration but fills that bound gradually,
+// and a detector in the same process would otherwise read its own warm-up
+// — or, through the process total, the host's — as growth. A site is
+// leakguard's when the first frame above the standard library and
+// leakguard's dependencies is in one of its packages; memory a user's
+// alert callback allocates is the user's.
+//
 // The Sampler reads runtime.MemProfile directly rather than writing a
 // pprof protobuf with runtime/pprof and parsing it back: see
 // BenchmarkSample for the measured difference.

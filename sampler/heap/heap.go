@@ -8,6 +8,7 @@ import (
 	"math"
 	"runtime"
 	"runtime/metrics"
+	"slices"
 	"strings"
 	"time"
 	"unsafe"
@@ -28,6 +29,7 @@ type Option func(*config) error
 type config struct {
 	forceGC     bool
 	symbolCache int
+	includeSelf bool
 }
 
 // WithForceGC makes every Sample run a garbage collection first, so that
@@ -37,6 +39,17 @@ type config struct {
 func WithForceGC(force bool) Option {
 	return func(c *config) error {
 		c.forceGC = force
+		return nil
+	}
+}
+
+// WithSelf makes the Sampler report leakguard's own allocation sites too.
+// By default they are left out: leakguard's memory is bounded by its
+// configuration, but it fills that bound gradually (histories, caches) and
+// a detector in the same process would read its own warm-up as growth.
+func WithSelf(include bool) Option {
+	return func(c *config) error {
+		c.includeSelf = include
 		return nil
 	}
 }
@@ -59,8 +72,9 @@ func WithSymbolCacheSize(n int) Option {
 type Sampler struct {
 	cfg     config
 	seed    maphash.Seed
-	symbols *simplelru.LRU[uint64, []sampler.Frame]
+	symbols *simplelru.LRU[uint64, symbolised]
 	records []runtime.MemProfileRecord
+	index   map[uint64]int // stack → position in the Sample being built
 	gc      []metrics.Sample
 	lastGC  uint64
 	sampled bool
@@ -80,7 +94,7 @@ func New(opts ...Option) (*Sampler, error) {
 			return nil, err
 		}
 	}
-	symbols, err := simplelru.NewLRU[uint64, []sampler.Frame](cfg.symbolCache, nil)
+	symbols, err := simplelru.NewLRU[uint64, symbolised](cfg.symbolCache, nil)
 	if err != nil {
 		return nil, fmt.Errorf("heap: %w", err)
 	}
@@ -89,6 +103,7 @@ func New(opts ...Option) (*Sampler, error) {
 		seed:    maphash.MakeSeed(),
 		symbols: symbols,
 		gc:      []metrics.Sample{{Name: gcCyclesMetric}},
+		index:   make(map[uint64]int),
 		epoch:   1,
 	}, nil
 }
@@ -100,7 +115,7 @@ func (s *Sampler) Resource() sampler.Resource { return sampler.Heap }
 func (s *Sampler) Close() error {
 	s.closed = true
 	s.symbols.Purge()
-	s.records = nil
+	s.records, s.index = nil, nil
 	return nil
 }
 
@@ -144,15 +159,32 @@ func (s *Sampler) Sample(ctx context.Context) (*sampler.Sample, error) {
 		Epoch:    s.epoch,
 		Source:   "runtime",
 	}
+	clear(s.index)
 	for i := range s.records[:n] {
 		r := &s.records[i]
 		stk := r.Stack()
 		key := s.fingerprint(stk)
+		sym := s.symbolised(key, stk)
+		if sym.self && !s.cfg.includeSelf {
+			continue
+		}
 		inObj, inBytes := scale(r.InUseObjects(), r.InUseBytes(), int64(rate))
 		allocObj, allocBytes := scale(r.AllocObjects, r.AllocBytes, int64(rate))
+		// The runtime keeps one record per stack and allocation size, so a
+		// stack that allocates several sizes has several; a Sample has one
+		// per stack. Scaling is per size, as the estimate's variance is.
+		if j, ok := s.index[key]; ok {
+			agg := &out.Records[j]
+			agg.InUseBytes += inBytes
+			agg.InUseObjects += inObj
+			agg.AllocBytes += allocBytes
+			agg.AllocObjects += allocObj
+			continue
+		}
+		s.index[key] = len(out.Records)
 		out.Records = append(out.Records, sampler.Record{
 			Stack:        key,
-			Frames:       s.frames(key, stk),
+			Frames:       sym.frames,
 			InUseBytes:   inBytes,
 			InUseObjects: inObj,
 			AllocBytes:   allocBytes,
@@ -187,14 +219,84 @@ func (s *Sampler) fingerprint(stk []uintptr) uint64 {
 	return h
 }
 
-// frames symbolises a stack once and caches it by fingerprint.
-func (s *Sampler) frames(key uint64, stk []uintptr) []sampler.Frame {
-	if f, ok := s.symbols.Get(key); ok {
-		return f
+// symbolised is a stack's frames and whether leakguard itself allocated
+// there.
+type symbolised struct {
+	frames []sampler.Frame
+	self   bool
+}
+
+// symbolised symbolises a stack once and caches it by fingerprint.
+func (s *Sampler) symbolised(key uint64, stk []uintptr) symbolised {
+	if sym, ok := s.symbols.Get(key); ok {
+		return sym
 	}
 	f := symbolise(stk)
-	s.symbols.Add(key, f)
-	return f
+	sym := symbolised{frames: f, self: allocatedBySelf(f)}
+	s.symbols.Add(key, sym)
+	return sym
+}
+
+// selfPackages are the packages whose code runs inside a Guard.
+var selfPackages = []string{
+	"github.com/leakguard/leakguard",
+	"github.com/leakguard/leakguard/internal/render",
+	"github.com/leakguard/leakguard/prom",
+	"github.com/leakguard/leakguard/sampler",
+	"github.com/leakguard/leakguard/sampler/goroutine",
+	"github.com/leakguard/leakguard/sampler/heap",
+	"github.com/leakguard/leakguard/sampler/pprofile",
+	"github.com/leakguard/leakguard/sampler/uprobe",
+	"github.com/leakguard/leakguard/stats",
+	"github.com/leakguard/leakguard/storage",
+}
+
+// libraryPrefixes are the code leakguard calls into that allocates on its
+// behalf: the standard library and leakguard's dependencies.
+var libraryPrefixes = []string{
+	"github.com/hashicorp/golang-lru/",
+	"github.com/google/pprof/",
+	"gonum.org/",
+	"github.com/cilium/ebpf",
+	"github.com/prometheus/",
+}
+
+// allocatedBySelf reports whether the code that asked for the memory is
+// leakguard's: walking from the leaf past the standard library and
+// leakguard's dependencies, the first frame is in a Guard package and not
+// in a test file. A user's callback that allocates is the user's.
+func allocatedBySelf(frames []sampler.Frame) bool {
+	for _, f := range frames {
+		pkg := funcPackage(f.Function)
+		if isLibrary(pkg) {
+			continue
+		}
+		return slices.Contains(selfPackages, pkg) && !strings.HasSuffix(f.File, "_test.go")
+	}
+	return false
+}
+
+func isLibrary(pkg string) bool {
+	for _, p := range libraryPrefixes {
+		if strings.HasPrefix(pkg, p) {
+			return true
+		}
+	}
+	first, _, _ := strings.Cut(pkg, "/")
+	// The standard library's paths have no dot in their first element; a
+	// main package has none either but is the user's.
+	return pkg != "" && pkg != "main" && !strings.Contains(first, ".")
+}
+
+// funcPackage returns the import path of a symbolised function name such
+// as "github.com/a/b.(*T).m" or "encoding/json.Marshal".
+func funcPackage(fn string) string {
+	slash := strings.LastIndex(fn, "/")
+	dot := strings.Index(fn[slash+1:], ".")
+	if dot < 0 {
+		return fn
+	}
+	return fn[:slash+1+dot]
 }
 
 // symbolise resolves a stack leaf first. Like `go tool pprof`, it hides the

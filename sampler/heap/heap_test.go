@@ -15,6 +15,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/leakguard/leakguard/sampler"
+	"github.com/leakguard/leakguard/storage"
 )
 
 // These tests change runtime.MemProfileRate, which is process-wide, so none
@@ -239,4 +240,101 @@ func BenchmarkSample(b *testing.B) {
 			}
 		})
 	}
+}
+
+var retainedHistories []*storage.History
+
+func TestLeakguardsOwnAllocationsAreLeftOut(t *testing.T) {
+	withRate(t, 1)
+	for range 64 {
+		h, err := storage.NewHistory(48, 4)
+		require.NoError(t, err)
+		for i := range 100 {
+			h.Push(storage.Point{T: float32(i)})
+		}
+		retainedHistories = append(retainedHistories, h)
+	}
+	defer func() { retainedHistories = nil }()
+	fromStorage := func(s *sampler.Sample) bool {
+		for _, r := range s.Records {
+			if len(r.Frames) > 0 && strings.HasPrefix(r.Frames[0].Function, "github.com/leakguard/leakguard/storage.") && r.InUseBytes > 0 {
+				return true
+			}
+		}
+		return false
+	}
+	for _, tc := range []struct {
+		name string
+		opts []Option
+		want bool
+	}{
+		{"default", nil, false},
+		{"WithSelf", []Option{WithSelf(true)}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, err := New(append(tc.opts, WithForceGC(true))...)
+			require.NoError(t, err)
+			defer s.Close()
+			got, err := s.Sample(context.Background())
+			require.NoError(t, err)
+			require.Equal(t, tc.want, fromStorage(got))
+		})
+	}
+}
+
+func TestAllocatedBySelf(t *testing.T) {
+	fr := func(fn, file string) sampler.Frame { return sampler.Frame{Function: fn, File: file} }
+	for _, tc := range []struct {
+		name   string
+		frames []sampler.Frame
+		want   bool
+	}{
+		{"storage", []sampler.Frame{fr("github.com/leakguard/leakguard/storage.(*level).add", "/m/storage/history.go")}, true},
+		{"lru on behalf of the detector", []sampler.Frame{
+			fr("github.com/hashicorp/golang-lru/v2/internal.(*LruList[...]).insertValue", "/x/list.go"),
+			fr("github.com/hashicorp/golang-lru/v2/simplelru.(*LRU[...]).Add", "/x/lru.go"),
+			fr("github.com/leakguard/leakguard.(*Detector).Observe", "/m/detector.go"),
+		}, true},
+		{"stdlib on behalf of the guard", []sampler.Frame{fr("encoding/json.Marshal", "/go/json.go"), fr("github.com/leakguard/leakguard.(*Guard).Report", "/m/report.go")}, true},
+		{"user callback", []sampler.Frame{fr("main.onAlert", "/app/main.go"), fr("github.com/leakguard/leakguard.(*Guard).deliver", "/m/guard.go")}, false},
+		{"leakguard's own tests", []sampler.Frame{fr("github.com/leakguard/leakguard.leakForTest", "/m/guard_test.go")}, false},
+		{"workloads", []sampler.Frame{fr("github.com/leakguard/leakguard/internal/workload.leakSession", "/m/internal/workload/workload.go")}, false},
+		{"user package", []sampler.Frame{fr("example.com/svc/cache.(*C).Put", "/app/cache.go")}, false},
+		{"runtime only", []sampler.Frame{fr("runtime.malg", "/go/proc.go")}, false},
+	} {
+		require.Equal(t, tc.want, allocatedBySelf(tc.frames), tc.name)
+	}
+}
+
+//go:noinline
+func retainSizes(sizes ...int) {
+	for _, n := range sizes {
+		leakyAllocator(1, n) // one stack, several sizes
+	}
+}
+
+func TestOneRecordPerStackAcrossSizes(t *testing.T) {
+	withRate(t, 1)
+	retainSizes(1000, 5000, 20000)
+	defer func() { retained = nil }()
+	s, err := New(WithForceGC(true))
+	require.NoError(t, err)
+	defer s.Close()
+	got, err := s.Sample(context.Background())
+	require.NoError(t, err)
+	seen := map[uint64]bool{}
+	for _, r := range got.Records {
+		require.False(t, seen[r.Stack], "stack %x appears twice", r.Stack)
+		seen[r.Stack] = true
+	}
+	// The slices themselves: appending to retained is another stack with
+	// the same symbolised frames.
+	var merged bool
+	for _, r := range got.Records {
+		if len(r.Frames) > 1 && strings.HasSuffix(r.Frames[0].Function, "leakyAllocator") &&
+			strings.HasSuffix(r.Frames[1].Function, "retainSizes") && r.InUseBytes >= 26000 {
+			merged = r.InUseObjects == 3
+		}
+	}
+	require.True(t, merged, "the three sizes are one record")
 }
