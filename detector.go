@@ -255,6 +255,10 @@ func (d *Detector) look(ser *series, k int, level float64, s *sampler.Sample, id
 		// on time, not on sample count.
 		d.xs = append(d.xs, float64(p.T-pts[0].T))
 	}
+	if !stats.MayGrow(d.xs, d.ys) {
+		ser.lastP = 1
+		return Alert{}, false // GrowthAt would return P = 1
+	}
 	// The floor is the quantisation of a sampled profile: one sampled object
 	// stands for about Rate bytes; a mean of 2^k samples quantises finer.
 	noise := float64(s.Rate) * float64(s.Rate) / 12 / float64(uint64(1)<<k)

@@ -322,6 +322,30 @@ func GrowthAt(x, y []float64, noiseVar float64) GrowthResult {
 	return r
 }
 
+// MayGrow reports whether GrowthAt(x, y, ·) can return P < 1, in O(n)
+// and without allocating: P < 1 needs every span's least-squares slope to be
+// positive (the trend family) or every span's last point above its first
+// (the drift family). A monitor looking at thousands of windows per cycle
+// skips most of the arithmetic with it; when it returns false, GrowthAt
+// would have returned P = 1.
+func MayGrow(x, y []float64) bool {
+	n := len(y)
+	if n < 4 || (x != nil && len(x) != n) {
+		return false
+	}
+	h := n / 2
+	var xo, xn []float64
+	if x != nil {
+		xo, xn = x[:h], x[n-h:]
+	}
+	rising := func(y []float64) bool { return len(y) >= 4 && y[len(y)-1] > y[0] }
+	if rising(y) && rising(y[:h]) && rising(y[n-h:]) {
+		return true
+	}
+	up := func(x, y []float64) bool { l := fit(x, y); return l.ok && l.slope > 0 }
+	return up(x, y) && up(xo, y[:h]) && up(xn, y[n-h:])
+}
+
 // diffRho estimates the lag-1 autocorrelation of AR(1) noise from the
 // series' first differences, inverting Corr(Δe_t, Δe_{t−1}) = −(1−ρ)/2.
 // Differences further than three robust standard deviations from their

@@ -277,3 +277,40 @@ func TestSignP(t *testing.T) {
 		require.InDelta(t, tc.want, SignP(tc.y), 1e-12, "%v", tc.y)
 	}
 }
+
+// TestMayGrowIsNecessary checks the shortcut never hides a P below 1, on
+// random, wandering, stepped and sawtooth series.
+func TestMayGrowIsNecessary(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	skipped := 0
+	for trial := range 20000 {
+		n := 8 + rng.IntN(60)
+		y := make([]float64, n)
+		var x []float64
+		if trial%2 == 1 {
+			x = make([]float64, n)
+			for i := range x {
+				x[i] = float64(i) + rng.Float64()*0.9
+			}
+		}
+		walk := 0.0
+		for i := range y {
+			walk += rng.NormFloat64()
+			switch trial % 4 {
+			case 0:
+				y[i] = rng.NormFloat64()
+			case 1:
+				y[i] = walk
+			case 2:
+				y[i] = float64(i/(1+rng.IntN(8))) + rng.NormFloat64()
+			case 3:
+				y[i] = float64(i%7) + 0.1*rng.NormFloat64()
+			}
+		}
+		if !MayGrow(x, y) {
+			skipped++
+			require.Equal(t, 1.0, GrowthAt(x, y, 0).P, "trial %d", trial)
+		}
+	}
+	require.Greater(t, skipped, 10000, "the shortcut must skip most benign windows to be worth having")
+}
