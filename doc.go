@@ -11,6 +11,16 @@
 //	}
 //	defer g.Stop()
 //
+// Start may be called more than once: each call returns an independent
+// Guard with its own samplers, storage, budget and goroutines, and stopping
+// one leaves the others running. They share only runtime.MemProfileRate,
+// which no Guard changes. One Guard per process is what you want; a second
+// one doubles the cost and splits nothing.
+//
+// leakguard leaves its own allocation sites out of the heap profile it
+// analyses (see package sampler/heap): its memory is bounded by its
+// options, and it must not read its own filling of that bound as a leak.
+//
 // Every interval (WithInterval, default 10 s) the Guard reads the runtime
 // heap profile — only when a garbage collection has completed since the
 // last read, because the profile describes the heap as of the last GC — and
