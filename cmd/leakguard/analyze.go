@@ -1,9 +1,17 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
+	"maps"
+	"path/filepath"
+	"slices"
+	"time"
+
+	"github.com/leakguard/leakguard"
 
 	"github.com/leakguard/leakguard/sampler/pprofile"
 )
@@ -13,6 +21,7 @@ func runAnalyze(args []string, stdout, stderr io.Writer) int {
 	var out outputFlags
 	out.register(fs)
 	skipBad := fs.Bool("skip-bad", false, "skip files that are not valid heap profiles instead of failing")
+	groupBy := fs.String("group-by", "", "dir: each directory holding profiles is one replica of the same service; a leak is reported once with the number of replicas it was flagged on")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: leakguard analyze [flags] PATH...\n\nPATH is a pprof heap profile (gzipped or not) or a directory of them;\nthe series is ordered by each profile's own timestamp.\n\nflags:")
 		fs.PrintDefaults()
@@ -31,6 +40,14 @@ func runAnalyze(args []string, stdout, stderr io.Writer) int {
 	opts := []pprofile.FilesOption{pprofile.WithSampleType(pprofile.SampleType(out.sampleType))}
 	if *skipBad {
 		opts = append(opts, pprofile.SkipBad())
+	}
+	switch *groupBy {
+	case "":
+	case "dir":
+		return analyzeReplicas(fs.Args(), opts, &out, stdout, stderr)
+	default:
+		fmt.Fprintf(stderr, "leakguard analyze: --group-by %q: want dir\n", *groupBy)
+		return exitUsage
 	}
 	files, err := pprofile.Open(fs.Args(), opts...)
 	if err != nil {
@@ -55,5 +72,90 @@ func runAnalyze(args []string, stdout, stderr io.Writer) int {
 	for _, e := range files.Skipped() {
 		rep.Skipped = append(rep.Skipped, e.Error())
 	}
-	return emit(rep, det, &out, stdout, stderr)
+	return emit(rep, &out, stdout, stderr)
+}
+
+// analyzeReplicas runs one detector per replica — each directory holding
+// profiles — and merges what they flag by symbolised stack. Every replica's
+// detector runs at level α/R (Bonferroni), so the probability of any false
+// alarm across all replicas stays at most α.
+func analyzeReplicas(paths []string, opts []pprofile.FilesOption, out *outputFlags, stdout, stderr io.Writer) int {
+	groups, err := profilesByDir(paths)
+	if err != nil {
+		fmt.Fprintln(stderr, "leakguard analyze:", err)
+		return exitUsage
+	}
+	dirs := slices.Sorted(maps.Keys(groups))
+	alpha := (1 - out.confidence) / float64(len(dirs))
+	warnAlpha := (1 - min(leakguard.DefaultWarningConfidence, out.confidence)) / float64(len(dirs))
+	var (
+		profiles   int
+		start, end time.Time
+		skipped    []string
+	)
+	best := map[string]leakguard.Alert{}
+	count := map[string]int{}
+	for _, dir := range dirs {
+		files, err := pprofile.Open(groups[dir], opts...)
+		if err != nil {
+			fmt.Fprintf(stderr, "leakguard analyze: replica %s: %v\n", dir, err)
+			return exitUsage
+		}
+		for _, e := range files.Skipped() {
+			fmt.Fprintln(stderr, "leakguard analyze: skipped:", e)
+			skipped = append(skipped, e.Error())
+		}
+		det, err := leakguard.NewDetector(leakguard.WithConfidence(1-warnAlpha, 1-alpha), leakguard.WithWindow(out.window))
+		if err != nil {
+			fmt.Fprintln(stderr, "leakguard analyze:", err)
+			return exitUsage
+		}
+		samples := files.Samples()
+		for _, s := range samples {
+			det.Observe(s)
+		}
+		profiles += len(samples)
+		if first := samples[0].Time; start.IsZero() || first.Before(start) {
+			start = first
+		}
+		if last := samples[len(samples)-1].Time; last.After(end) {
+			end = last
+		}
+		for _, a := range bestPerStack(det.Alerts()) {
+			sig := stackSignature(a)
+			count[sig]++
+			if b, ok := best[sig]; !ok || a.Severity > b.Severity || (a.Severity == b.Severity && a.Confidence > b.Confidence) {
+				best[sig] = a
+			}
+		}
+	}
+	rep := reportOf(slices.Collect(maps.Values(best)), count, profiles, start, end, out.top)
+	rep.Replicas = len(dirs)
+	rep.Skipped = skipped
+	return emit(rep, out, stdout, stderr)
+}
+
+// profilesByDir groups the files named by paths (directories are walked)
+// by the directory that holds them.
+func profilesByDir(paths []string) (map[string][]string, error) {
+	groups := map[string][]string{}
+	for _, p := range paths {
+		err := filepath.WalkDir(p, func(path string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			if d.Type().IsRegular() {
+				dir := filepath.Dir(path)
+				groups[dir] = append(groups[dir], path)
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	if len(groups) == 0 {
+		return nil, errors.New("no profiles given")
+	}
+	return groups, nil
 }

@@ -251,3 +251,53 @@ func TestWatchSurvivesErrorsAndGarbage(t *testing.T) {
 		require.Contains(t, out+errs, tc.want)
 	}
 }
+
+// TestAnalyzeGroupByReplica analyses three replicas' series, two leaking
+// and one not: the leak is reported once, flagged on two of three.
+func TestAnalyzeGroupByReplica(t *testing.T) {
+	// Replicas run the same code: the same call site makes the same stack.
+	var dirs []string
+	for range 2 {
+		dirs = append(dirs, writeSeries(t, 60, func(int) { leakSessions(8) }))
+	}
+	a, b := dirs[0], dirs[1]
+	cache := new(boundedCache)
+	c := writeSeries(t, 60, func(i int) {
+		for j := range 8 {
+			cache.fill(i*8 + j)
+		}
+	})
+	code, out, errs := runCLI("analyze", "--group-by", "dir", "--format", "json", a, b, c)
+	require.Equal(t, exitLeak, code, errs)
+	var rep struct {
+		Profiles int `json:"profiles"`
+		Replicas int `json:"replicas"`
+		Alerts   []struct {
+			Severity string `json:"severity"`
+			Replicas int    `json:"replicas"`
+			Stack    []struct {
+				Function string `json:"function"`
+			} `json:"stack"`
+		} `json:"alerts"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(out), &rep))
+	require.Equal(t, 180, rep.Profiles)
+	require.Equal(t, 3, rep.Replicas)
+	var found int
+	for _, al := range rep.Alerts {
+		if len(al.Stack) > 0 && strings.HasSuffix(al.Stack[0].Function, ".leakSessions") {
+			found++
+			require.Equal(t, "alert", al.Severity)
+			require.Equal(t, 2, al.Replicas, out)
+		}
+	}
+	require.Equal(t, 1, found, "one entry for the leak across replicas")
+
+	code, out, _ = runCLI("analyze", "--group-by", "dir", a, b, c)
+	require.Equal(t, exitLeak, code)
+	require.Contains(t, out, "flagged on 2 of 3 replicas")
+
+	code, _, errs = runCLI("analyze", "--group-by", "host", a)
+	require.Equal(t, exitUsage, code)
+	require.Contains(t, errs, "--group-by")
+}

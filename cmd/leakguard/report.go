@@ -23,6 +23,8 @@ type report struct {
 	End      time.Time     `json:"end"`
 	Alerts   []reportAlert `json:"alerts"`
 	Skipped  []string      `json:"skipped,omitempty"`
+	// Replicas is the number of replicas analysed with --group-by.
+	Replicas int `json:"replicas,omitempty"`
 
 	// For the text and HTML renderings only.
 	alerts []leakguard.Alert
@@ -50,6 +52,9 @@ type reportAlert struct {
 	ProcessTotal      bool      `json:"process_total"`
 	InUseObjects      int64     `json:"inuse_objects"`
 	GrowthObjectsPerS float64   `json:"growth_objects_per_second"`
+	// Replicas counts the replicas on which the stack was flagged
+	// (--group-by only).
+	Replicas int `json:"replicas,omitempty"`
 }
 
 // buildReport keeps, per stack, the escalation to its highest severity:
@@ -57,12 +62,17 @@ type reportAlert struct {
 // ordered by severity, then confidence; the process total comes after the
 // allocation sites it sums.
 func buildReport(det *leakguard.Detector, profiles int, start, end time.Time, top int) *report {
+	return reportOf(bestPerStack(det.Alerts()), nil, profiles, start, end, top)
+}
+
+// bestPerStack keeps each stack's escalation to its highest severity.
+func bestPerStack(all []leakguard.Alert) []leakguard.Alert {
 	type key struct {
 		r sampler.Resource
 		s uint64
 	}
 	best := map[key]leakguard.Alert{}
-	for _, a := range det.Alerts() {
+	for _, a := range all {
 		k := key{a.Resource, a.Stack}
 		if b, ok := best[k]; !ok || a.Severity > b.Severity {
 			best[k] = a
@@ -72,6 +82,12 @@ func buildReport(det *leakguard.Detector, profiles int, start, end time.Time, to
 	for _, a := range best {
 		alerts = append(alerts, a)
 	}
+	return alerts
+}
+
+// reportOf orders alerts and converts them to the JSON contract; replicas,
+// when not nil, gives each alert's replica count by stackSignature.
+func reportOf(alerts []leakguard.Alert, replicas map[string]int, profiles int, start, end time.Time, top int) *report {
 	sort.Slice(alerts, func(i, j int) bool {
 		ti, tj := alerts[i].Stack == leakguard.TotalStack, alerts[j].Stack == leakguard.TotalStack
 		if ti != tj {
@@ -115,6 +131,7 @@ func buildReport(det *leakguard.Detector, profiles int, start, end time.Time, to
 			ProcessTotal:         a.Stack == leakguard.TotalStack,
 			InUseObjects:         ev.InUseObjects,
 			GrowthObjectsPerS:    ev.GrowthObjectsPerSecond,
+			Replicas:             replicas[stackSignature(a)],
 		})
 	}
 	return rep
@@ -123,7 +140,7 @@ func buildReport(det *leakguard.Detector, profiles int, start, end time.Time, to
 // emit writes the report in the chosen format (and the HTML file when
 // asked) and returns the exit status: 1 when any stack reached alert
 // severity.
-func emit(rep *report, det *leakguard.Detector, out *outputFlags, stdout, stderr io.Writer) int {
+func emit(rep *report, out *outputFlags, stdout, stderr io.Writer) int {
 	if out.html != "" {
 		f, err := os.Create(out.html)
 		if err == nil {
@@ -176,6 +193,9 @@ func writeText(w io.Writer, rep *report) {
 	tw.Flush()
 	for i, a := range rep.alerts {
 		fmt.Fprintf(w, "\n#%d %s, %s growth, %.4f confidence (p = %.2g), detected at profile %d (%s)\n", i+1, a.Severity, a.Pattern, a.Confidence, a.Evidence.PValue, a.Index, a.Time.UTC().Format(time.RFC3339))
+		if rep.Replicas > 0 {
+			fmt.Fprintf(w, "   flagged on %d of %d replicas\n", rep.Alerts[i].Replicas, rep.Replicas)
+		}
 		if a.Evidence.Retention >= 0 {
 			fmt.Fprintf(w, "   retains %.0f%% of what it allocates; growth since %s\n", 100*a.Evidence.Retention, a.Evidence.GrowthStart.UTC().Format(time.RFC3339))
 		}
@@ -186,6 +206,20 @@ func writeText(w io.Writer, rep *report) {
 			}
 		}
 	}
+}
+
+// stackSignature identifies a stack across processes by its resource and
+// symbolised frames: fingerprints need not agree between replicas.
+func stackSignature(a leakguard.Alert) string {
+	var b strings.Builder
+	b.WriteString(string(a.Resource))
+	if a.Stack == leakguard.TotalStack {
+		b.WriteString("|total")
+	}
+	for _, f := range a.Frames {
+		fmt.Fprintf(&b, "|%s %s:%d", f.Function, f.File, f.Line)
+	}
+	return b.String()
 }
 
 func shortFile(path string) string {

@@ -74,7 +74,7 @@ func runWatch(args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	rep := buildReport(det, w.profiles, w.first, w.last, out.top)
-	return emit(rep, det, &out, stdout, stderr)
+	return emit(rep, &out, stdout, stderr)
 }
 
 type watcher struct {

@@ -1,0 +1,210 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"runtime"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/leakguard/leakguard"
+	"github.com/leakguard/leakguard/internal/workload"
+	"github.com/leakguard/leakguard/sampler/heap"
+)
+
+var epoch = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// outcome is what one run of one workload produced.
+type outcome struct {
+	detected  bool // a leak workload flagged at its marker
+	latency   int  // samples from the leak's start to the alert
+	falseAlrm bool // an alert on anything that is not the workload's leak
+	// falseAt names the first falsely flagged stack: its leaf frame.
+	falseAt string
+}
+
+// runWorkload runs w for steps steps, one heap profile per step, through a
+// fresh detector at default settings, as a live Guard would see them.
+func runWorkload(w workload.Workload, steps int, seed uint64) (outcome, error) {
+	var out outcome
+	hs, err := heap.New(heap.WithForceGC(true))
+	if err != nil {
+		return out, err
+	}
+	defer hs.Close()
+	det, err := leakguard.NewDetector()
+	if err != nil {
+		return out, err
+	}
+	inst := w.New(seed)
+	defer func() { inst.Release(); runtime.GC() }()
+	for i := range steps {
+		inst.Step(i)
+		s, err := hs.Sample(context.Background())
+		if err != nil {
+			return out, err
+		}
+		// A step stands for the requests a service serves between two
+		// profiles; here it takes a millisecond or so and its wall-clock
+		// length varies with the GC's, which would read as irregular
+		// sampling. Stamp the profiles as a Guard at the default interval
+		// would take them.
+		s.Time = epoch.Add(time.Duration(i) * leakguard.DefaultInterval)
+		for _, a := range det.Observe(s) {
+			if a.Severity != leakguard.SeverityAlert {
+				continue
+			}
+			switch {
+			case w.Leak && a.Stack == leakguard.TotalStack:
+				// The process total grows with a leak: true, not counted.
+			case w.Leak && hasMarker(a, w.Marker):
+				if !out.detected {
+					out.detected, out.latency = true, i-w.LeakFrom
+				}
+			default:
+				if !out.falseAlrm {
+					out.falseAt = leaf(a)
+				}
+				out.falseAlrm = true
+			}
+		}
+	}
+	return out, nil
+}
+
+func leaf(a leakguard.Alert) string {
+	if a.Stack == leakguard.TotalStack || len(a.Frames) == 0 {
+		return "(process total)"
+	}
+	return a.Frames[0].Function
+}
+
+func hasMarker(a leakguard.Alert, marker string) bool {
+	for _, f := range a.Frames {
+		if strings.Contains(f.Function, marker) {
+			return true
+		}
+	}
+	return false
+}
+
+// score accumulates counts for one row of the table.
+type score struct {
+	tp, fn, fp, runs int
+	latencies        []int
+}
+
+func (s *score) add(w workload.Workload, o outcome) {
+	s.runs++
+	if o.falseAlrm {
+		s.fp++
+	}
+	if w.Leak {
+		if o.detected {
+			s.tp++
+			s.latencies = append(s.latencies, o.latency)
+		} else {
+			s.fn++
+		}
+	}
+}
+
+func (s *score) merge(o score) {
+	s.tp += o.tp
+	s.fn += o.fn
+	s.fp += o.fp
+	s.runs += o.runs
+	s.latencies = append(s.latencies, o.latencies...)
+}
+
+func ratio(a, b int) string {
+	if b == 0 {
+		return "–"
+	}
+	return fmt.Sprintf("%.2f", float64(a)/float64(b))
+}
+
+func (s score) row(name string) string {
+	prec, rec := ratio(s.tp, s.tp+s.fp), ratio(s.tp, s.tp+s.fn)
+	f1 := "–"
+	if s.tp > 0 {
+		p, r := float64(s.tp)/float64(s.tp+s.fp), float64(s.tp)/float64(s.tp+s.fn)
+		f1 = fmt.Sprintf("%.2f", 2*p*r/(p+r))
+	}
+	lat := "–"
+	if len(s.latencies) > 0 {
+		l := slices.Clone(s.latencies)
+		slices.Sort(l)
+		lat = fmt.Sprintf("%d samples", l[len(l)/2])
+	}
+	return fmt.Sprintf("| %s | %d | %s | %s | %s | %d | %s |", name, s.runs, prec, rec, f1, s.fp, lat)
+}
+
+// accuracy runs every labelled workload at three sampling rates.
+func accuracy(w io.Writer, short bool) error {
+	steps, seeds := 200, 5
+	rates := []int{64 << 10, 512 << 10, 1 << 20}
+	if short {
+		steps, seeds = 100, 1
+		rates = []int{512 << 10}
+	}
+	old := runtime.MemProfileRate
+	defer func() { runtime.MemProfileRate = old }()
+	all := append(workload.Leaks(), workload.Benign()...)
+	fmt.Fprintf(w, "## Accuracy: %d workloads (%d leaking, %d benign), %d heap profiles each, %d seed(s), default settings\n\n",
+		len(all), len(workload.Leaks()), len(workload.Benign()), steps, seeds)
+	fmt.Fprintln(w, "A run is a true positive when an alert names the leaking function; any other alert (on a benign workload, or on a stack that is not the leak) is a false positive. Latency counts profiles from the leak's start to the alert; at the default 10 s interval, 48 samples is 8 minutes.")
+	fmt.Fprintln(w)
+	byRate := map[int]*score{}
+	byShape := map[string]*score{}
+	var total score
+	var falseAlarms []string
+	for _, rate := range rates {
+		runtime.MemProfileRate = rate
+		byRate[rate] = &score{}
+		for _, wl := range all {
+			if byShape[wl.Name] == nil {
+				byShape[wl.Name] = &score{}
+			}
+			for seed := range uint64(seeds) {
+				o, err := runWorkload(wl, steps, seed+1)
+				if err != nil {
+					return fmt.Errorf("%s: %w", wl.Name, err)
+				}
+				byShape[wl.Name].add(wl, o)
+				if o.falseAlrm {
+					falseAlarms = append(falseAlarms, fmt.Sprintf("%s at %d KiB, seed %d: %s", wl.Name, rate>>10, seed+1, o.falseAt))
+				}
+				byRate[rate].add(wl, o)
+			}
+		}
+		total.merge(*byRate[rate])
+	}
+	header := "| %s | Runs | Precision | Recall | F1 | False alarms | Median latency |\n|---|---|---|---|---|---|---|\n"
+	fmt.Fprintf(w, header, "Workload")
+	for _, wl := range all {
+		label := "leak"
+		if !wl.Leak {
+			label = "benign"
+		}
+		fmt.Fprintln(w, byShape[wl.Name].row(wl.Name+" ("+label+")"))
+	}
+	fmt.Fprintln(w, total.row("**overall**"))
+	fmt.Fprintln(w)
+	if len(falseAlarms) > 0 {
+		fmt.Fprintln(w, "False alarms (workload, rate, seed: flagged function):")
+		fmt.Fprintln(w)
+		for _, f := range falseAlarms {
+			fmt.Fprintln(w, "- "+f)
+		}
+		fmt.Fprintln(w)
+	}
+	fmt.Fprintf(w, header, "MemProfileRate")
+	for _, rate := range rates {
+		fmt.Fprintln(w, byRate[rate].row(fmt.Sprintf("%d KiB", rate>>10)))
+	}
+	fmt.Fprintln(w)
+	return nil
+}

@@ -1,0 +1,25 @@
+package main
+
+import (
+	"bytes"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// TestBench runs the whole evaluation: reduced under -short (as CI runs
+// it), in full otherwise. It checks the run completes and prints every
+// table; the numbers themselves are the README's, not assertions.
+func TestBench(t *testing.T) {
+	var out bytes.Buffer
+	require.NoError(t, run(&out, testing.Short(), ""))
+	for _, heading := range []string{"## Accuracy", "## Overhead", "## Analysis cost", "## Memory bound", "**overall**"} {
+		require.Contains(t, out.String(), heading)
+	}
+	t.Log("\n" + out.String())
+}
+
+func TestOnlyRejectsUnknownSection(t *testing.T) {
+	var out bytes.Buffer
+	require.ErrorContains(t, run(&out, true, "speed"), "want one of")
+}

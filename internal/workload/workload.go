@@ -1,0 +1,233 @@
+// Package workload holds small, realistic Go programs — request handlers,
+// caches, buffers, pools — that leak memory in each way leakguard must
+// catch, or use it in each benign way it must not flag. The evaluation
+// suite (cmd/leakguard-bench) runs them in-process one step per heap
+// profile and scores the detector against their labels.
+//
+// Each workload allocates what it keeps in functions whose names contain
+// its Marker, so an alert can be attributed to it from the stack alone.
+package workload
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"strings"
+)
+
+// Workload is one labelled program.
+type Workload struct {
+	// Name identifies it in tables.
+	Name string
+	// Leak is the label: true when its memory grows without bound.
+	Leak bool
+	// Marker is a substring of the name of every function that allocates
+	// what the workload keeps.
+	Marker string
+	// LeakFrom is the step from which a leak leaks (0 for most).
+	LeakFrom int
+	// New returns a fresh instance; Step runs one unit of work.
+	New func(seed uint64) Instance
+}
+
+// Instance is a running workload.
+type Instance interface {
+	// Step runs one unit of work: the requests served between two profiles.
+	Step(i int)
+	// Release drops everything the instance holds.
+	Release()
+}
+
+// request is what the handlers decode and encode: JSON traffic is the
+// garbage a Go service makes between profiles.
+type request struct {
+	ID      int               `json:"id"`
+	User    string            `json:"user"`
+	Tags    []string          `json:"tags"`
+	Payload map[string]string `json:"payload"`
+}
+
+// serve handles n requests, keeping nothing: the churn every workload
+// runs alongside what it retains.
+func serve(r *rand.Rand, n int) { Serve(r, n) }
+
+// Serve handles n JSON requests and keeps nothing: the garbage a Go
+// service makes, used as the overhead benchmark's workload too.
+func Serve(r *rand.Rand, n int) {
+	for i := range n {
+		req := request{ID: i, User: fmt.Sprintf("user-%d", r.IntN(1000)), Tags: []string{"a", "b", "c"},
+			Payload: map[string]string{"k": strings.Repeat("x", 64+r.IntN(512))}}
+		b, _ := json.Marshal(req)
+		var back request
+		_ = json.Unmarshal(b, &back)
+		var buf bytes.Buffer
+		buf.Grow(1024)
+		buf.Write(b)
+	}
+}
+
+type state struct {
+	r    *rand.Rand
+	kept [][]byte
+	m    map[int][]byte
+	step func(s *state, i int)
+}
+
+func (s *state) Step(i int) { serve(s.r, 20); s.step(s, i) }
+func (s *state) Release()   { s.kept, s.m = nil, nil }
+
+func inst(f func(s *state, i int)) func(seed uint64) Instance {
+	return func(seed uint64) Instance {
+		return &state{r: rand.New(rand.NewPCG(seed, 7)), m: map[int][]byte{}, step: f}
+	}
+}
+
+//go:noinline
+func leakSession(s *state, n, size int) {
+	for range n {
+		s.kept = append(s.kept, make([]byte, size))
+	}
+}
+
+//go:noinline
+func cacheEntry(s *state, key, size int) { s.m[key] = make([]byte, size) }
+
+//go:noinline
+func bufferGrow(s *state, size int) { s.kept = append(s.kept, make([]byte, size)) }
+
+//go:noinline
+func poolObject(size int) []byte { return make([]byte, size) }
+
+const kib = 1 << 10
+
+// Leaks returns the leaking workloads: steady, accelerating, bursty,
+// periodic with a rising floor, conditional (a rare path), slow under heavy
+// churn, late-starting, many small objects and few large ones.
+func Leaks() []Workload {
+	return []Workload{
+		{Name: "steady", Leak: true, Marker: "leakSession", New: inst(func(s *state, i int) { leakSession(s, 4, 64*kib) })},
+		{Name: "accelerating", Leak: true, Marker: "leakSession", New: inst(func(s *state, i int) { leakSession(s, 1+i/16, 32*kib) })},
+		{Name: "burst", Leak: true, Marker: "leakSession", New: inst(func(s *state, i int) {
+			if i%8 == 0 {
+				leakSession(s, 24, 64*kib)
+			}
+		})},
+		{Name: "periodic-drift", Leak: true, Marker: "leakSession", New: inst(func(s *state, i int) {
+			// A buffer filled and flushed every 12 steps, whose flush
+			// forgets a little every time.
+			if i%12 == 11 {
+				keep := len(s.kept) / 3
+				s.kept = s.kept[:keep:keep]
+			}
+			leakSession(s, 3, 64*kib)
+		})},
+		{Name: "conditional", Leak: true, Marker: "leakSession", New: inst(func(s *state, i int) {
+			if s.r.IntN(4) == 0 { // an error path taken one request in four
+				leakSession(s, 8, 64*kib)
+			}
+		})},
+		{Name: "churn", Leak: true, Marker: "leakSession", New: inst(func(s *state, i int) {
+			serve(s.r, 200) // ten times the usual garbage
+			leakSession(s, 2, 64*kib)
+		})},
+		{Name: "late-start", Leak: true, Marker: "leakSession", LeakFrom: 60, New: inst(func(s *state, i int) {
+			if i >= 60 {
+				leakSession(s, 4, 64*kib)
+			}
+		})},
+		{Name: "many-small", Leak: true, Marker: "leakSession", New: inst(func(s *state, i int) { leakSession(s, 2048, 128) })},
+		{Name: "few-large", Leak: true, Marker: "leakSession", New: inst(func(s *state, i int) {
+			if i%4 == 0 {
+				leakSession(s, 1, 1024*kib)
+			}
+		})},
+	}
+}
+
+// Benign returns the benign look-alikes: pure churn, a cache warming to its
+// bound, a bounded ring buffer, sawtooth grow-and-flush, a one-time step,
+// growth saturating, a mean-reverting pool, periodic grow/shrink and a
+// load spike that drains.
+func Benign() []Workload {
+	return []Workload{
+		{Name: "churn-only", Marker: "poolObject", New: inst(func(s *state, i int) { serve(s.r, 100) })},
+		{Name: "cache-warmup", Marker: "cacheEntry", New: inst(func(s *state, i int) {
+			// A cache of 64 keys filled by the first 16 steps' misses;
+			// after that, misses replace random entries.
+			for j := range 4 {
+				key := 4*i + j
+				if key >= 64 {
+					key = s.r.IntN(64)
+				}
+				cacheEntry(s, key, 64*kib)
+			}
+		})},
+		{Name: "ring-buffer", Marker: "cacheEntry", New: inst(func(s *state, i int) {
+			for j := range 4 {
+				cacheEntry(s, (4*i+j)%64, 64*kib)
+			}
+		})},
+		{Name: "sawtooth", Marker: "bufferGrow", New: inst(func(s *state, i int) {
+			if i%10 == 9 {
+				s.kept = nil // flushed
+			}
+			bufferGrow(s, 256*kib)
+		})},
+		{Name: "one-time-step", Marker: "bufferGrow", New: inst(func(s *state, i int) {
+			if i == 20 {
+				for range 32 {
+					bufferGrow(s, 256*kib)
+				}
+			}
+		})},
+		{Name: "saturating", Marker: "cacheEntry", New: inst(func(s *state, i int) {
+			// Fills towards 128 entries ever more slowly.
+			target := int(128 * (1 - math.Exp(-float64(i)/6)))
+			for k := len(s.m); k < target; k++ {
+				cacheEntry(s, k, 32*kib)
+			}
+		})},
+		{Name: "pool", Marker: "cacheEntry", New: inst(func(s *state, i int) {
+			// Objects checked out and returned around a mean of 64.
+			n := 64 + s.r.IntN(17) - 8
+			for k := range n {
+				if _, ok := s.m[k]; !ok {
+					cacheEntry(s, k, 32*kib)
+				}
+			}
+			for k := n; k < 80; k++ {
+				delete(s.m, k)
+			}
+		})},
+		{Name: "periodic", Marker: "cacheEntry", New: inst(func(s *state, i int) {
+			// Daily-like load: working set follows a sine of period 20.
+			n := int(64 + 48*math.Sin(2*math.Pi*float64(i)/20))
+			for k := range n {
+				if _, ok := s.m[k]; !ok {
+					cacheEntry(s, k, 32*kib)
+				}
+			}
+			for k := n; k < 128; k++ {
+				delete(s.m, k)
+			}
+		})},
+		{Name: "spike-drains", Marker: "cacheEntry", New: inst(func(s *state, i int) {
+			// A spike of queued work between steps 20 and 30, drained by 40.
+			switch {
+			case i >= 20 && i < 30:
+				for range 8 {
+					cacheEntry(s, len(s.m), 64*kib)
+				}
+			case i >= 30 && i < 40:
+				for range 8 {
+					for k := range s.m {
+						delete(s.m, k)
+						break
+					}
+				}
+			}
+		})},
+	}
+}
