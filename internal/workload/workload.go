@@ -71,12 +71,13 @@ func Serve(r *rand.Rand, n int) {
 type state struct {
 	r    *rand.Rand
 	kept [][]byte
+	lost [][]byte // what a leak will never release
 	m    map[int][]byte
 	step func(s *state, i int)
 }
 
 func (s *state) Step(i int) { serve(s.r, 20); s.step(s, i) }
-func (s *state) Release()   { s.kept, s.m = nil, nil }
+func (s *state) Release()   { s.kept, s.lost, s.m = nil, nil, nil }
 
 func inst(f func(s *state, i int)) func(seed uint64) Instance {
 	return func(seed uint64) Instance {
@@ -116,10 +117,11 @@ func Leaks() []Workload {
 		})},
 		{Name: "periodic-drift", Leak: true, Marker: "leakSession", New: inst(func(s *state, i int) {
 			// A buffer filled and flushed every 12 steps, whose flush
-			// forgets a little every time.
+			// forgets to release a sixth of what it held.
 			if i%12 == 11 {
-				keep := len(s.kept) / 3
-				s.kept = s.kept[:keep:keep]
+				forgotten := len(s.kept) / 6
+				s.lost = append(s.lost, s.kept[:forgotten]...)
+				s.kept = nil
 			}
 			leakSession(s, 3, 64*kib)
 		})},
