@@ -297,11 +297,17 @@ func (d *Detector) describe(ser *series, k int, g stats.GrowthResult, adj float6
 	for i, p := range pts {
 		objs[i] = float64(p.InUseObjects)
 	}
-	lo, hi := g.Full.Interval(0.95)
+	// Report the slope and interval of the noise model that decided, so the
+	// interval agrees with the confidence shown beside it.
+	decided := g.Full
+	if g.DriftP < g.TrendP {
+		decided = g.DriftFull
+	}
+	lo, hi := decided.Interval(0.95)
 	ev := Evidence{
 		PValue:                 adj,
 		RawPValue:              g.P,
-		GrowthBytesPerSecond:   g.Full.Slope,
+		GrowthBytesPerSecond:   decided.Slope,
 		GrowthObjectsPerSecond: stats.TrendAt(d.xs, objs, 0).Slope,
 		SlopeLow:               lo,
 		SlopeHigh:              hi,
@@ -316,7 +322,7 @@ func (d *Detector) describe(ser *series, k int, g stats.GrowthResult, adj float6
 		ev.InUseBytes, ev.InUseObjects = int64(newest.InUseBytes), int64(newest.InUseObjects)
 	}
 	ev.GrowthStart = f.at(pts[growthStart(d.ys)].T)
-	intercept := mean(d.ys) - g.Full.Slope*mean(d.xs)
+	intercept := mean(d.ys) - decided.Slope*mean(d.xs)
 	return &finding{
 		level:    k,
 		growth:   g,
@@ -325,7 +331,7 @@ func (d *Detector) describe(ser *series, k int, g stats.GrowthResult, adj float6
 		evidence: ev,
 		trend: [2]Point{
 			{Time: f.at(pts[0].T), InUseBytes: intercept},
-			{Time: f.at(pts[n-1].T), InUseBytes: intercept + g.Full.Slope*d.xs[n-1]},
+			{Time: f.at(pts[n-1].T), InUseBytes: intercept + decided.Slope*d.xs[n-1]},
 		},
 		index: idx,
 		time:  s.Time,

@@ -138,8 +138,8 @@ Analysis of the last sample took {{.Last}} (mean {{.Mean}}); histories hold abou
 <p>{{.Pattern}} growth of {{.Growth}} (95% interval of the fitted slope {{.Low}} to {{.High}}), {{.InUse}} in use when flagged,
 confidence {{printf "%.4f" .Confidence}} (family-wise p = {{printf "%.2g" .Evidence.PValue}}), flagged {{.Detected}}.</p>
 {{.Plot}}
-<pre>{{range .Frames}}{{.Function}}
-    {{.File}}:{{.Line}}
+<pre>{{range .Frames}}{{.Function}}{{if .File}}
+    {{.File}}:{{.Line}}{{end}}
 {{end}}</pre>
 </section>
 {{end}}
@@ -149,8 +149,8 @@ confidence {{printf "%.4f" .Confidence}} (family-wise p = {{printf "%.2g" .Evide
 <h3>{{.Leaf}} — confidence {{printf "%.4f" .Confidence}}</h3>
 <p>{{.InUse}} in use now{{if .Pattern}}, {{.Pattern}} growth of {{.Growth}} at its most significant test{{end}}.</p>
 {{.Plot}}
-<pre>{{range .Frames}}{{.Function}}
-    {{.File}}:{{.Line}}
+<pre>{{range .Frames}}{{.Function}}{{if .File}}
+    {{.File}}:{{.Line}}{{end}}
 {{end}}</pre>
 </section>
 {{end}}{{end}}

@@ -61,12 +61,14 @@ type Evidence struct {
 	// RawPValue is the decisive test's own p-value before the
 	// multiplicity correction.
 	RawPValue float64 `json:"raw_p_value"`
-	// GrowthBytesPerSecond is the estimated growth rate of in-use bytes.
+	// GrowthBytesPerSecond is the estimated growth rate of in-use bytes,
+	// under the noise model whose test decided (see SlopeLow).
 	GrowthBytesPerSecond float64 `json:"growth_bytes_per_second"`
 	// GrowthObjectsPerSecond is the estimated growth rate of in-use objects.
 	GrowthObjectsPerSecond float64 `json:"growth_objects_per_second"`
 	// SlopeLow and SlopeHigh bound the growth rate (bytes/s) with 95 %
-	// confidence, widened for serial correlation.
+	// confidence under the noise model whose test decided: stationary noise
+	// (the interval widened for serial correlation) or a random walk.
 	SlopeLow  float64 `json:"growth_low"`
 	SlopeHigh float64 `json:"growth_high"`
 	// Samples is the number of points the decisive test used; each point is

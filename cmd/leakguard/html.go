@@ -17,6 +17,8 @@ func writeHTML(w io.Writer, rep *report) error {
 		A      leakguard.Alert
 		Plot   template.HTML
 		Growth string
+		Low    string
+		High   string
 		InUse  string
 		Leaf   string
 	}
@@ -25,6 +27,8 @@ func writeHTML(w io.Writer, rep *report) error {
 		items = append(items, item{
 			N: i + 1, A: a, Plot: plot(a),
 			Growth: human(a.Evidence.GrowthBytesPerSecond) + "/s",
+			Low:    human(a.Evidence.SlopeLow) + "/s",
+			High:   human(a.Evidence.SlopeHigh) + "/s",
 			InUse:  human(float64(a.Evidence.InUseBytes)),
 			Leaf:   a.Leaf().Function,
 		})
@@ -74,11 +78,11 @@ section{margin-top:2em}
 {{end}}
 {{range .Items}}<section id="s{{.N}}">
 <h2>#{{.N}} <span class="{{.A.Severity}}">{{.A.Severity}}</span> — {{.Leaf}}</h2>
-<p>{{.A.Pattern}} growth of {{.Growth}} (95% interval {{printf "%.0f" .A.Evidence.SlopeLow}}–{{printf "%.0f" .A.Evidence.SlopeHigh}} B/s), {{.InUse}} in use,
+<p>{{.A.Pattern}} growth of {{.Growth}} (95% interval of the fitted slope {{.Low}} to {{.High}}), {{.InUse}} in use,
 confidence {{printf "%.4f" .A.Confidence}} (family-wise p = {{printf "%.2g" .A.Evidence.PValue}}), detected at profile {{.A.Index}}.</p>
 {{.Plot}}
-<pre>{{range .A.Frames}}{{.Function}}
-    {{.File}}:{{.Line}}
+<pre>{{range .A.Frames}}{{.Function}}{{if .File}}
+    {{.File}}:{{.Line}}{{end}}
 {{end}}</pre>
 </section>
 {{end}}

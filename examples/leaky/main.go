@@ -48,7 +48,7 @@ var scratch []byte
 func main() {
 	timeout := flag.Duration("timeout", 2*time.Minute, "give up after this long")
 	interval := flag.Duration("interval", 100*time.Millisecond, "leakguard sampling interval")
-	serve := flag.String("serve", "", "also serve net/http/pprof on this address (e.g. 127.0.0.1:6060) and keep leaking until -timeout, for `leakguard watch`")
+	serve := flag.String("serve", "", "also serve net/http/pprof and leakguard's page on this address (e.g. 127.0.0.1:6060) and keep leaking until -timeout, for `leakguard watch`")
 	flag.Parse()
 	if *serve != "" {
 		go func() {
@@ -57,7 +57,7 @@ func main() {
 				os.Exit(2)
 			}
 		}()
-		fmt.Printf("pprof on http://%s/debug/pprof/heap\n", *serve)
+		fmt.Printf("pprof on http://%s/debug/pprof/heap, leakguard's page on http://%[1]s/debug/leakguard\n", *serve)
 		keepGoing = true
 	}
 	os.Exit(run(*interval, *timeout))
@@ -81,6 +81,11 @@ func run(interval, timeout time.Duration) int {
 		return 2
 	}
 	defer g.Stop()
+	if keepGoing {
+		// The page goes next to net/http/pprof, behind the same access
+		// control in a real service: it shows stack traces.
+		http.Handle("/debug/leakguard", leakguard.Handler(g))
+	}
 	fmt.Printf("serving leaky requests; leakguard samples every %v\n", interval)
 	deadline := time.After(timeout)
 	tick := time.NewTicker(time.Millisecond)

@@ -83,8 +83,10 @@ func SVG(p Plot) template.HTML {
 	var b strings.Builder
 	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%.0f" height="%.0f" viewBox="0 0 %.0f %.0f" role="img" aria-label="in-use bytes over time">`, w, h, w, h)
 	fmt.Fprintf(&b, `<rect x="0" y="0" width="%.0f" height="%.0f" fill="#fff" stroke="#ddd"/>`, w, h)
-	fmt.Fprintf(&b, `<text x="4" y="14" font-size="11" fill="#555">%s</text>`, template.HTMLEscapeString(Bytes(hi)))
-	fmt.Fprintf(&b, `<text x="4" y="%.0f" font-size="11" fill="#555">%s</text>`, h-pad/2, template.HTMLEscapeString(Bytes(lo)))
+	fmt.Fprintf(&b, `<text x="4" y="14" font-size="11" fill="#555">%s</text>`, template.HTMLEscapeString("max "+Bytes(hi)))
+	// The minimum goes under the plot area, where a line starting low
+	// cannot run through it.
+	fmt.Fprintf(&b, `<text x="4" y="%.0f" font-size="11" fill="#555">%s</text>`, h-4, template.HTMLEscapeString("min "+Bytes(lo)))
 	fmt.Fprintf(&b, `<text x="%.0f" y="%.0f" font-size="11" fill="#555" text-anchor="end">%s</text>`, w-pad, h-4,
 		template.HTMLEscapeString("span "+(time.Duration(span*float64(time.Second))).Round(time.Millisecond).String()))
 	fmt.Fprintf(&b, `<polyline fill="none" stroke="#1f6feb" stroke-width="1.5" points="%s"/>`, strings.Join(pts, " "))
@@ -95,7 +97,8 @@ func SVG(p Plot) template.HTML {
 	if !p.Detected.IsZero() {
 		dx := x(p.Detected)
 		fmt.Fprintf(&b, `<line x1="%.1f" y1="%.0f" x2="%.1f" y2="%.0f" stroke="#9a6700" stroke-width="1"/>`, dx, pad/2, dx, h-pad/2)
-		fmt.Fprintf(&b, `<text x="%.1f" y="%.0f" font-size="11" fill="#9a6700" text-anchor="end">detected</text>`, dx-3, pad/2+10)
+		// Bottom right: a growing line ends top right.
+		fmt.Fprintf(&b, `<text x="%.1f" y="%.0f" font-size="11" fill="#9a6700" text-anchor="end">flagged</text>`, dx-3, h-pad/2-4)
 	}
 	b.WriteString(`</svg>`)
 	return template.HTML(b.String())
