@@ -92,6 +92,19 @@ func leakSession(s *state, n, size int) {
 	}
 }
 
+// resize makes keys [0, n) of the working set present and drops keys
+// [n, limit).
+func (s *state) resize(n, limit int) {
+	for k := range n {
+		if _, ok := s.m[k]; !ok {
+			cacheEntry(s, k, 32*kib)
+		}
+	}
+	for k := n; k < limit; k++ {
+		delete(s.m, k)
+	}
+}
+
 //go:noinline
 func cacheEntry(s *state, key, size int) { s.m[key] = make([]byte, size) }
 
@@ -193,27 +206,11 @@ func Benign() []Workload {
 		})},
 		{Name: "pool", Marker: "cacheEntry", New: inst(func(s *state, i int) {
 			// Objects checked out and returned around a mean of 64.
-			n := 64 + s.r.IntN(17) - 8
-			for k := range n {
-				if _, ok := s.m[k]; !ok {
-					cacheEntry(s, k, 32*kib)
-				}
-			}
-			for k := n; k < 80; k++ {
-				delete(s.m, k)
-			}
+			s.resize(64+s.r.IntN(17)-8, 80)
 		})},
 		{Name: "periodic", Marker: "cacheEntry", New: inst(func(s *state, i int) {
 			// Daily-like load: working set follows a sine of period 20.
-			n := int(64 + 48*math.Sin(2*math.Pi*float64(i)/20))
-			for k := range n {
-				if _, ok := s.m[k]; !ok {
-					cacheEntry(s, k, 32*kib)
-				}
-			}
-			for k := n; k < 128; k++ {
-				delete(s.m, k)
-			}
+			s.resize(int(64+48*math.Sin(2*math.Pi*float64(i)/20)), 128)
 		})},
 		{Name: "spike-drains", Marker: "cacheEntry", New: inst(func(s *state, i int) {
 			// A spike of queued work between steps 20 and 30, drained by 40.
