@@ -34,8 +34,10 @@
 // A leak is growth that persists through a whole window of consecutive
 // samples (WithWindow, default 48) at some resolution: the window as a
 // whole, its older half and its newer half must each grow significantly
-// (an intersection–union test of ordinary least-squares slopes whose
-// standard errors are widened for serial correlation). Growth that stops —
+// (an intersection–union test), under either of two noise models combined
+// by Bonferroni: stationary noise (a least-squares slope whose standard
+// error is widened for serial correlation) or a random walk (the drift of
+// the increments, which is how a sampling profiler sees a leak). Growth that stops —
 // a cache that warmed up, a buffer that filled, a one-time step, a spike
 // that drained, a sawtooth — fails the persistence requirement and is not
 // reported. The window is the one trade-off: a steady leak is reported
