@@ -30,6 +30,7 @@ type HTTP struct {
 	lastDigest uint64
 	fetched    bool
 	saved      int
+	maxBytes   int // maxProfileBytes; smaller in tests
 }
 
 // digest summarises a Sample's numbers, to recognise a repeated profile.
@@ -99,7 +100,7 @@ func NewHTTP(rawURL string, opts ...HTTPOption) (*HTTP, error) {
 	if u.Host == "" {
 		return nil, fmt.Errorf("invalid URL %q: no host", rawURL)
 	}
-	h := &HTTP{url: rawURL, client: &http.Client{Timeout: 30 * time.Second}, sampleType: InUseSpace}
+	h := &HTTP{url: rawURL, client: &http.Client{Timeout: 30 * time.Second}, sampleType: InUseSpace, maxBytes: maxProfileBytes}
 	for _, o := range opts {
 		if err := o(h); err != nil {
 			return nil, err
@@ -130,12 +131,12 @@ func (h *HTTP) Sample(ctx context.Context) (*sampler.Sample, error) {
 		io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<16))
 		return nil, fmt.Errorf("fetching %s: %s", h.url, resp.Status)
 	}
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxProfileBytes+1))
+	body, err := io.ReadAll(io.LimitReader(resp.Body, int64(h.maxBytes)+1))
 	if err != nil {
 		return nil, fmt.Errorf("reading %s: %w", h.url, err)
 	}
-	if len(body) > maxProfileBytes {
-		return nil, fmt.Errorf("%s: response larger than %d bytes", h.url, maxProfileBytes)
+	if len(body) > h.maxBytes {
+		return nil, fmt.Errorf("%s: response larger than %d bytes", h.url, h.maxBytes)
 	}
 	p, err := profile.Parse(bytes.NewReader(body))
 	if err != nil {

@@ -2,6 +2,9 @@ package pprofile
 
 import (
 	"bytes"
+	"context"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -147,4 +150,23 @@ func FuzzProfile(f *testing.F) {
 			require.Equal(t, 1, fs.Len())
 		}
 	})
+}
+
+// TestHTTPCapsTheResponse serves an endless body: the sampler stops
+// reading at its cap and says so, instead of filling the host's memory.
+func TestHTTPCapsTheResponse(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		chunk := bytes.Repeat([]byte{0x1f}, 4096)
+		for range 64 { // 256 KiB, far past the test's cap
+			if _, err := w.Write(chunk); err != nil {
+				return
+			}
+		}
+	}))
+	defer srv.Close()
+	h, err := NewHTTP(srv.URL)
+	require.NoError(t, err)
+	h.maxBytes = 16 << 10
+	_, err = h.Sample(context.Background())
+	require.ErrorContains(t, err, "larger than 16384 bytes")
 }
