@@ -177,6 +177,12 @@ func (d *Detector) Observe(s *sampler.Sample) []Alert {
 		}
 	}
 	d.alerts = append(d.alerts, raised...)
+	// Each tracked stack escalates at most twice, but stacks evicted and
+	// seen again escalate again: keep the newest escalations within a bound
+	// set by the configuration, whatever the host does.
+	if limit := 2 * (d.cfg.maxStacks + len(d.families)); len(d.alerts) > 2*limit {
+		d.alerts = append(d.alerts[:0:0], d.alerts[len(d.alerts)-limit:]...)
+	}
 	return raised
 }
 
@@ -370,7 +376,9 @@ func (d *Detector) history(ser *series, level int) []Point {
 	return out
 }
 
-// Alerts returns every escalation raised so far, oldest first.
+// Alerts returns the escalations raised so far, oldest first: all of them
+// unless stacks were evicted and escalated again, in which case at least
+// the newest 2·(WithMaxStacks + resources) are kept.
 func (d *Detector) Alerts() []Alert {
 	return append([]Alert(nil), d.alerts...)
 }

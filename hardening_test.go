@@ -198,3 +198,25 @@ func TestMemProfileRateChangedMidRun(t *testing.T) {
 }
 
 func quietLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+// TestAlertHistoryIsBounded churns stacks through a small detector, each
+// growing long enough to escalate before it is evicted: the kept alerts
+// stay within the configured bound.
+func TestAlertHistoryIsBounded(t *testing.T) {
+	const maxStacks = 2
+	d, err := NewDetector(WithMaxStacks(maxStacks), WithWindow(8), WithHistory(8, 1))
+	require.NoError(t, err)
+	rng := rand.New(rand.NewPCG(4, 4))
+	raised := 0
+	for phase := range 60 {
+		for i := range 40 {
+			s := &sampler.Sample{Time: t0.Add(time.Duration(phase*40+i) * time.Second), Resource: sampler.Heap, Rate: 1, Seq: uint64(phase*40 + i + 1)}
+			for k := range maxStacks {
+				s.Records = append(s.Records, sampler.Record{Stack: uint64(phase*maxStacks + k + 1), InUseBytes: int64(i)<<20 + rng.Int64N(1<<10)})
+			}
+			raised += len(d.Observe(s))
+		}
+	}
+	require.Greater(t, raised, 4*(maxStacks+1), "the scenario must escalate more often than the bound")
+	require.LessOrEqual(t, len(d.Alerts()), 4*(maxStacks+1))
+}
