@@ -271,7 +271,9 @@ func (d *Detector) look(ser *series, k int, level float64, s *sampler.Sample, id
 	g := stats.GrowthAt(d.xs, d.ys, noise)
 	adj := stats.Adjust(g.P, level)
 	ser.lastP = adj
-	if adj < ser.bestP || ser.found == nil {
+	// Describing costs more than testing; only evidence (adj < 1) that
+	// beats the best so far is worth it.
+	if adj < ser.bestP {
 		ser.bestP = adj
 		ser.found = d.describe(ser, k, g, adj, pts, s, idx)
 	}
@@ -333,7 +335,7 @@ func (d *Detector) describe(ser *series, k int, g stats.GrowthResult, adj float6
 		level:    k,
 		growth:   g,
 		adjusted: adj,
-		pattern:  classify(d.ys, g),
+		pattern:  classify(d.ys),
 		evidence: ev,
 		trend: [2]Point{
 			{Time: f.at(pts[0].T), InUseBytes: intercept},

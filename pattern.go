@@ -42,10 +42,11 @@ type Pattern struct {
 	// Confidence is one minus the smallest family-wise adjusted p-value any
 	// test of this stack produced.
 	Confidence float64 `json:"confidence"`
-	// Type is the shape of the most significant growth seen, empty if the
-	// stack was never tested.
+	// Type is the shape of the most significant growth seen, empty if no
+	// test of the stack found any evidence of growth (adjusted p-value 1).
 	Type PatternType `json:"pattern,omitempty"`
-	// Evidence backs the most significant test; zero if never tested.
+	// Evidence backs the most significant test; zero if none found any
+	// evidence.
 	Evidence Evidence `json:"evidence"`
 	// Samples counts the samples this stack was tracked for.
 	Samples int `json:"samples"`
@@ -53,7 +54,7 @@ type Pattern struct {
 	// significant test, oldest first.
 	History []Point `json:"history,omitempty"`
 	// Trend holds the end points of the fitted growth line of the most
-	// significant test; zero if never tested.
+	// significant test; zero if none found any evidence.
 	Trend [2]Point `json:"trend"`
 }
 
@@ -62,7 +63,7 @@ type Pattern struct {
 // first differences): where the growth comes from — a few large steps, rare
 // small steps, a rising rate, growth under a grow-and-release cycle — not
 // whether it is significant.
-func classify(y []float64, g stats.GrowthResult) PatternType {
+func classify(y []float64) PatternType {
 	n := len(y)
 	if n < 8 {
 		return PatternGradual
@@ -98,7 +99,7 @@ func classify(y []float64, g stats.GrowthResult) PatternType {
 			return PatternBurst
 		}
 		return PatternConditional
-	case accelerating(g):
+	case accelerating(y):
 		return PatternAccelerating
 	}
 	return PatternGradual
@@ -119,8 +120,9 @@ func robustSpread(v []float64) (med, sd float64) {
 
 // accelerating reports whether the newer half's slope exceeds the older
 // half's by more than twice, and significantly.
-func accelerating(g stats.GrowthResult) bool {
-	o, nw := g.Older, g.Newer
+func accelerating(y []float64) bool {
+	h := len(y) / 2
+	o, nw := stats.Trend(y[:h], 0), stats.Trend(y[len(y)-h:], 0)
 	if !(nw.Slope > 2*o.Slope) {
 		return false
 	}

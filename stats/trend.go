@@ -213,6 +213,10 @@ type GrowthResult struct {
 	Full, Older, Newer TrendResult
 	// DriftFull, DriftOlder and DriftNewer test the same spans for drift
 	// under random-walk noise (DriftAt).
+	//
+	// A family in which some span's estimate is not positive cannot bring
+	// P below 1; its three results are then not computed and carry P = 1
+	// and zero estimates.
 	DriftFull, DriftOlder, DriftNewer TrendResult
 	// TrendP and DriftP are the intersection-union p-values of each family:
 	// the largest of its three.
@@ -299,21 +303,34 @@ func Growth(y []float64, noiseVar float64) GrowthResult {
 // spaced); slopes are per unit of x.
 func GrowthAt(x, y []float64, noiseVar float64) GrowthResult {
 	h := len(y) / 2
-	// The halves share the window's noise process; estimating its
-	// correlation once from the whole window is twice as precise as from
-	// each half, and the halves' tests are far less conservative for it.
-	rho := serialRho(x, y)
 	var xo, xn []float64
 	if x != nil && len(x) == len(y) {
 		xo, xn = x[:h], x[len(x)-h:]
 	}
-	r := GrowthResult{
-		Full:       trendWith(x, y, noiseVar, rho),
-		Older:      trendWith(xo, y[:h], noiseVar, rho),
-		Newer:      trendWith(xn, y[len(y)-h:], noiseVar, rho),
-		DriftFull:  DriftAt(x, y, noiseVar),
-		DriftOlder: DriftAt(xo, y[:h], noiseVar),
-		DriftNewer: DriftAt(xn, y[len(y)-h:], noiseVar),
+	// A family with a span whose estimate is not positive has a component
+	// p-value of at least ½, so the family's cannot be below ½ and cannot
+	// decide P (see MayGrow); its components are then left at P = 1
+	// without computing them.
+	skipped := func(n int) TrendResult { return TrendResult{N: n, P: 1, DF: math.NaN()} }
+	var r GrowthResult
+	if slopeUp(x, y) && slopeUp(xo, y[:h]) && slopeUp(xn, y[len(y)-h:]) {
+		// The halves share the window's noise process; estimating its
+		// correlation once from the whole window is twice as precise as
+		// from each half, and the halves' tests are far less conservative
+		// for it.
+		rho := serialRho(x, y)
+		r.Full = trendWith(x, y, noiseVar, rho)
+		r.Older = trendWith(xo, y[:h], noiseVar, rho)
+		r.Newer = trendWith(xn, y[len(y)-h:], noiseVar, rho)
+	} else {
+		r.Full, r.Older, r.Newer = skipped(len(y)), skipped(h), skipped(h)
+	}
+	if rises(y) && rises(y[:h]) && rises(y[len(y)-h:]) {
+		r.DriftFull = DriftAt(x, y, noiseVar)
+		r.DriftOlder = DriftAt(xo, y[:h], noiseVar)
+		r.DriftNewer = DriftAt(xn, y[len(y)-h:], noiseVar)
+	} else {
+		r.DriftFull, r.DriftOlder, r.DriftNewer = skipped(len(y)), skipped(h), skipped(h)
 	}
 	r.TrendP = math.Max(r.Full.P, math.Max(r.Older.P, r.Newer.P))
 	r.DriftP = math.Max(r.DriftFull.P, math.Max(r.DriftOlder.P, r.DriftNewer.P))
@@ -338,13 +355,18 @@ func MayGrow(x, y []float64) bool {
 	if x != nil {
 		xo, xn = x[:h], x[n-h:]
 	}
-	rising := func(y []float64) bool { return len(y) >= 4 && y[len(y)-1] > y[0] }
-	if rising(y) && rising(y[:h]) && rising(y[n-h:]) {
+	if rises(y) && rises(y[:h]) && rises(y[n-h:]) {
 		return true
 	}
-	up := func(x, y []float64) bool { l := fit(x, y); return l.ok && l.slope > 0 }
-	return up(x, y) && up(xo, y[:h]) && up(xn, y[n-h:])
+	return slopeUp(x, y) && slopeUp(xo, y[:h]) && slopeUp(xn, y[n-h:])
 }
+
+// rises reports whether a span's last point is above its first: the drift
+// estimate is positive.
+func rises(y []float64) bool { return len(y) >= 4 && y[len(y)-1] > y[0] }
+
+// slopeUp reports whether a span's least-squares slope is positive.
+func slopeUp(x, y []float64) bool { l := fit(x, y); return l.ok && l.slope > 0 }
 
 // diffRho estimates the lag-1 autocorrelation of AR(1) noise from the
 // series' first differences, inverting Corr(Δe_t, Δe_{t−1}) = −(1−ρ)/2.
