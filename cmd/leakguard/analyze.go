@@ -72,6 +72,7 @@ func runAnalyze(args []string, stdout, stderr io.Writer) int {
 	for _, e := range files.Skipped() {
 		rep.Skipped = append(rep.Skipped, e.Error())
 	}
+	rep.Repeated = files.Repeated()
 	return emit(rep, &out, stdout, stderr)
 }
 
@@ -92,6 +93,7 @@ func analyzeReplicas(paths []string, opts []pprofile.FilesOption, out *outputFla
 		profiles   int
 		start, end time.Time
 		skipped    []string
+		repeated   int
 	)
 	best := map[string]leakguard.Alert{}
 	count := map[string]int{}
@@ -115,6 +117,7 @@ func analyzeReplicas(paths []string, opts []pprofile.FilesOption, out *outputFla
 			det.Observe(s)
 		}
 		profiles += len(samples)
+		repeated += files.Repeated()
 		if first := samples[0].Time; start.IsZero() || first.Before(start) {
 			start = first
 		}
@@ -131,6 +134,7 @@ func analyzeReplicas(paths []string, opts []pprofile.FilesOption, out *outputFla
 	}
 	rep := reportOf(slices.Collect(maps.Values(best)), count, profiles, start, end, out.top)
 	rep.Replicas = len(dirs)
+	rep.Repeated = repeated
 	rep.Skipped = skipped
 	return emit(rep, out, stdout, stderr)
 }

@@ -23,6 +23,9 @@ type report struct {
 	End      time.Time     `json:"end"`
 	Alerts   []reportAlert `json:"alerts"`
 	Skipped  []string      `json:"skipped,omitempty"`
+	// Repeated counts profiles left out because they repeated the previous
+	// one exactly (no GC in between): not new observations.
+	Repeated int `json:"repeated_profiles,omitempty"`
 	// Replicas is the number of replicas analysed with --group-by.
 	Replicas int `json:"replicas,omitempty"`
 
@@ -175,6 +178,9 @@ func emit(rep *report, out *outputFlags, stdout, stderr io.Writer) int {
 
 func writeText(w io.Writer, rep *report) {
 	fmt.Fprintf(w, "%d profiles from %s to %s (%s)\n", rep.Profiles, rep.Start.Format(time.RFC3339), rep.End.Format(time.RFC3339), rep.End.Sub(rep.Start).Round(time.Second))
+	if rep.Repeated > 0 {
+		fmt.Fprintf(w, "%d more repeated the profile before them exactly (no GC in between) and were not counted\n", rep.Repeated)
+	}
 	if len(rep.alerts) == 0 {
 		fmt.Fprintln(w, "no leak found")
 		return

@@ -21,10 +21,11 @@ const maxProfileBytes = 256 << 20
 // Files is a Sampler over stored heap profiles, replayed in the order of
 // their own TimeNanos.
 type Files struct {
-	samples []*sampler.Sample
-	next    int
-	skipped []error
-	closed  bool
+	samples  []*sampler.Sample
+	next     int
+	skipped  []error
+	repeated int
+	closed   bool
 }
 
 // FilesOption configures Open.
@@ -111,6 +112,7 @@ func Open(paths []string, opts ...FilesOption) (*Files, error) {
 		return nil, errors.Join(append([]error{errors.New("no readable heap profiles")}, f.skipped...)...)
 	}
 	sort.SliceStable(all, func(i, j int) bool { return all[i].prof.TimeNanos < all[j].prof.TimeNanos })
+	var last uint64
 	for i := range all {
 		if i > 0 && all[i].prof.TimeNanos == all[i-1].prof.TimeNanos {
 			return nil, fmt.Errorf("%s and %s have the same timestamp; a series needs distinct times", all[i-1].name, all[i].name)
@@ -122,6 +124,15 @@ func Open(paths []string, opts ...FilesOption) (*Files, error) {
 		if err != nil {
 			return nil, err
 		}
+		// A heap profile only changes when a GC runs: the same numbers under
+		// a later timestamp are not a new observation, and counting them
+		// would fake persistence (the HTTP sampler skips them too).
+		sum := digest(s)
+		if len(f.samples) > 0 && sum == last {
+			f.repeated++
+			continue
+		}
+		last = sum
 		f.samples = append(f.samples, s)
 	}
 	return f, nil
@@ -166,6 +177,10 @@ func program(p *profile.Profile) string {
 
 // Len reports how many profiles the series holds.
 func (f *Files) Len() int { return len(f.samples) }
+
+// Repeated reports how many profiles were left out because they repeated
+// the previous one's numbers exactly (no garbage collection in between).
+func (f *Files) Repeated() int { return f.repeated }
 
 // Skipped returns the errors of files left out under SkipBad.
 func (f *Files) Skipped() []error { return f.skipped }

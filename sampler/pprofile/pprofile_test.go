@@ -3,6 +3,7 @@ package pprofile
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -169,4 +170,28 @@ func TestHTTPCapsTheResponse(t *testing.T) {
 	h.maxBytes = 16 << 10
 	_, err = h.Sample(context.Background())
 	require.ErrorContains(t, err, "larger than 16384 bytes")
+}
+
+// TestOpenSkipsRepeatedProfiles stores one heap profile three times under
+// later timestamps, as an endpoint read between garbage collections serves
+// it: one observation, two repeats.
+func TestOpenSkipsRepeatedProfiles(t *testing.T) {
+	p, err := profile.ParseData(heapProfile(t))
+	require.NoError(t, err)
+	dir := t.TempDir()
+	var names []string
+	for i := range 3 {
+		p.TimeNanos += int64(i+1) * 1e9
+		var buf bytes.Buffer
+		require.NoError(t, p.Write(&buf))
+		name := filepath.Join(dir, fmt.Sprintf("heap-%d.pb.gz", i))
+		require.NoError(t, os.WriteFile(name, buf.Bytes(), 0o600))
+		names = append(names, name)
+	}
+	names = append(names, filepath.Join(dir, "other.pb.gz"))
+	require.NoError(t, os.WriteFile(names[3], heapProfile(t), 0o600))
+	f, err := Open(names)
+	require.NoError(t, err)
+	require.Equal(t, 2, f.Len())
+	require.Equal(t, 2, f.Repeated())
 }
