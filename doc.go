@@ -73,6 +73,24 @@
 // interval. Memory is bounded by WithMaxStacks × the history size whatever
 // the service does.
 //
+// # Limits
+//
+//   - The runtime heap profile samples about one allocation per
+//     runtime.MemProfileRate bytes (512 KiB by default). A leak of a fraction
+//     of that per interval carries little evidence per sample and takes
+//     several windows to clear the family-wise bar; set
+//     runtime.MemProfileRate = 64 << 10 early in main to see slow leaks
+//     sooner (the README's Results measure both).
+//   - Growth that goes on for most of a window is reported, warm-up or not:
+//     raise WithWindow for services that warm up longer than about half of
+//     it.
+//   - Leaks in rare large steps (a retained batch now and then) look like
+//     benign steps until many have accumulated, and are found late.
+//   - Memory outside the Go heap is not in the heap profile: goroutine
+//     stacks (use WithGoroutines), cgo and C allocations (use package
+//     sampler/uprobe or `leakguard attach`), mmap.
+//   - leakguard's own allocation sites are left out of what it analyses.
+//
 // Detector is the same engine without the background goroutine, for feeding
 // stored profiles (the leakguard command does) or custom samplers.
 package leakguard
