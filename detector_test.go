@@ -183,6 +183,7 @@ func TestOptionsRejected(t *testing.T) {
 		{"queue", WithAlertQueue(0), "WithAlertQueue"},
 		{"timeout", WithSampleTimeout(-1), "WithSampleTimeout"},
 		{"nil option", nil, "nil Option"},
+		{"mem profile rate", WithMemProfileRate(0), "WithMemProfileRate"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -78,9 +78,9 @@
 //   - The runtime heap profile samples about one allocation per
 //     runtime.MemProfileRate bytes (512 KiB by default). A leak of a fraction
 //     of that per interval carries little evidence per sample and takes
-//     several windows to clear the family-wise bar; set
-//     runtime.MemProfileRate = 64 << 10 early in main to see slow leaks
-//     sooner (the README's Results measure both).
+//     several windows to clear the family-wise bar; WithMemProfileRate(64
+//     << 10), or runtime.MemProfileRate = 64 << 10 early in main, finds
+//     slow leaks sooner (the README's Results measure both rates).
 //   - Growth that goes on for most of a window is reported, warm-up or not:
 //     raise WithWindow for services that warm up longer than about half of
 //     it.

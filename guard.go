@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
@@ -54,6 +55,9 @@ func Start(opts ...Option) (*Guard, error) {
 	cfg, err := newConfig(opts)
 	if err != nil {
 		return nil, err
+	}
+	if cfg.memRate > 0 {
+		runtime.MemProfileRate = cfg.memRate
 	}
 	samplers := cfg.samplers
 	if len(samplers) == 0 {

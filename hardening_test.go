@@ -220,3 +220,18 @@ func TestAlertHistoryIsBounded(t *testing.T) {
 	require.Greater(t, raised, 4*(maxStacks+1), "the scenario must escalate more often than the bound")
 	require.LessOrEqual(t, len(d.Alerts()), 4*(maxStacks+1))
 }
+
+func TestWithMemProfileRateAppliesAtStart(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	old := runtime.MemProfileRate
+	defer func() { runtime.MemProfileRate = old }()
+	runtime.MemProfileRate = 512 << 10
+	_, err := Start(WithMemProfileRate(-1))
+	require.ErrorContains(t, err, "WithMemProfileRate")
+	require.Equal(t, 512<<10, runtime.MemProfileRate, "a rejected option changes nothing")
+	g, err := Start(WithMemProfileRate(64<<10), WithInterval(time.Hour), WithLogger(quietLogger()))
+	require.NoError(t, err)
+	require.Equal(t, 64<<10, runtime.MemProfileRate)
+	require.NoError(t, g.Stop())
+	require.Equal(t, 64<<10, runtime.MemProfileRate, "Stop does not undo it")
+}
