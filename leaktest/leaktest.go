@@ -136,6 +136,7 @@ type Error struct {
 	Calls int
 }
 
+// Error lists every leak with its rate per call and its allocation site.
 func (e *Error) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "leaktest: found %d leak(s) over %d calls:", len(e.Leaks), e.Calls)
