@@ -77,7 +77,7 @@ func pageData(rep Report) map[string]any {
 			Leaf: leaf(a.Frames), Evidence: a.Evidence, Frames: a.Frames,
 			Detected: a.Time.Format(time.DateTime),
 			Low:      render.Bytes(a.Evidence.SlopeLow) + "/s", High: render.Bytes(a.Evidence.SlopeHigh) + "/s",
-			Plot: render.SVG(plotOf(a.History, a.Trend, a.Time)),
+			Plot: render.SVG(render.NewPlot(a.History, a.Trend, a.Time, plotPoint)),
 		})
 	}
 	for _, p := range rep.Top {
@@ -92,35 +92,20 @@ func pageData(rep Report) map[string]any {
 			Severity: p.Severity, Confidence: p.Confidence, Pattern: p.Type,
 			Growth: growth(p.Evidence), InUse: render.Bytes(inUse),
 			Leaf: leaf(p.Frames), Evidence: p.Evidence, Frames: p.Frames,
-			Plot: render.SVG(plotOf(p.History, p.Trend, time.Time{})),
+			Plot: render.SVG(render.NewPlot(p.History, p.Trend, time.Time{}, plotPoint)),
 		})
 	}
-	return map[string]any{"R": rep, "Alerts": alerts, "Top": top,
+	return map[string]any{"R": rep, "Alerts": alerts, "Top": top, "Style": render.Style,
 		"Last": rep.Cost.LastAnalysis.Round(time.Microsecond), "Mean": rep.Cost.MeanAnalysis.Round(time.Microsecond),
 		"Storage": render.Bytes(float64(rep.Cost.StorageBytes))}
 }
 
-func plotOf(hist []Point, trend [2]Point, detected time.Time) render.Plot {
-	p := render.Plot{Detected: detected}
-	for _, q := range hist {
-		p.History = append(p.History, render.Point{Time: q.Time, Value: q.InUseBytes})
-	}
-	for i, q := range trend {
-		p.Trend[i] = render.Point{Time: q.Time, Value: q.InUseBytes}
-	}
-	return p
-}
+// plotPoint reads a Point as the page plots it: in-use bytes over time.
+func plotPoint(q Point) render.Point { return render.Point{Time: q.Time, Value: q.InUseBytes} }
 
 var reportPage = template.Must(template.New("leakguard").Parse(`<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"/><title>leakguard</title>
-<style>
-body{font-family:system-ui,sans-serif;margin:2em;color:#1f2328;max-width:62em}
-table{border-collapse:collapse}td,th{padding:.25em .6em;border-bottom:1px solid #ddd;text-align:left}
-.alert{color:#d1242f;font-weight:bold}.warning{color:#9a6700;font-weight:bold}
-pre{background:#f6f8fa;padding:.6em;overflow-x:auto;font-size:.85em}
-.legend,.meta{font-size:.85em;color:#555}
-section{margin-top:2em}
-</style></head><body>
+<style>{{.Style}}</style></head><body>
 <h1>leakguard</h1>
 <p class="meta">As of {{.R.Time.Format "2006-01-02 15:04:05 MST"}}: {{.R.Samples}} samples analysed in {{.R.Cycles}} cycles, {{.R.Tracked}} stacks tracked ({{.R.Evicted}} evicted).
 Analysis of the last sample took {{.Last}} (mean {{.Mean}}); histories hold about {{.Storage}}.

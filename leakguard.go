@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/leakguard/leakguard/internal/render"
 	"github.com/leakguard/leakguard/sampler"
 )
 
@@ -148,7 +149,7 @@ func (a Alert) String() string {
 	leaf := a.Leaf()
 	fmt.Fprintf(&b, "leakguard %s: %s %s growth at %s (confidence %.4f): +%s/s, %s in use",
 		a.Severity, a.Pattern, a.Resource, leaf.Function, a.Confidence,
-		formatBytes(a.Evidence.GrowthBytesPerSecond), formatBytes(float64(a.Evidence.InUseBytes)))
+		render.Bytes(a.Evidence.GrowthBytesPerSecond), render.Bytes(float64(a.Evidence.InUseBytes)))
 	if leaf.File != "" {
 		fmt.Fprintf(&b, " (%s:%d)", leaf.File, leaf.Line)
 	}
@@ -159,17 +160,4 @@ func (a Alert) String() string {
 		fmt.Fprintf(&b, "; %d proven leaked by the runtime's goroutineleak profile", a.Evidence.ProvenLeaked)
 	}
 	return b.String()
-}
-
-func formatBytes(v float64) string {
-	units := []string{"B", "KiB", "MiB", "GiB", "TiB"}
-	i := 0
-	for (v >= 1024 || v <= -1024) && i < len(units)-1 {
-		v /= 1024
-		i++
-	}
-	if i == 0 {
-		return fmt.Sprintf("%.0f %s", v, units[i])
-	}
-	return fmt.Sprintf("%.1f %s", v, units[i])
 }

@@ -26,14 +26,15 @@ func writeHTML(w io.Writer, rep *report) error {
 	for i, a := range rep.alerts {
 		items = append(items, item{
 			N: i + 1, A: a, Plot: plot(a),
-			Growth: human(a.Evidence.GrowthBytesPerSecond) + "/s",
-			Low:    human(a.Evidence.SlopeLow) + "/s",
-			High:   human(a.Evidence.SlopeHigh) + "/s",
-			InUse:  human(float64(a.Evidence.InUseBytes)),
+			Growth: render.Bytes(a.Evidence.GrowthBytesPerSecond) + "/s",
+			Low:    render.Bytes(a.Evidence.SlopeLow) + "/s",
+			High:   render.Bytes(a.Evidence.SlopeHigh) + "/s",
+			InUse:  render.Bytes(float64(a.Evidence.InUseBytes)),
 			Leaf:   a.Leaf().Function,
 		})
 	}
 	return page.Execute(w, map[string]any{
+		"Style": render.Style,
 		"Rep":   rep,
 		"Items": items,
 		"Span":  rep.End.Sub(rep.Start).Round(time.Second).String(),
@@ -43,30 +44,14 @@ func writeHTML(w io.Writer, rep *report) error {
 // plot draws the stack's in-use history with the fitted trend over the
 // decisive window and a marker at the detection time.
 func plot(a leakguard.Alert) template.HTML {
-	return render.SVG(plotOf(a.History, a.Trend, a.Time))
-}
-
-func plotOf(hist []leakguard.Point, trend [2]leakguard.Point, detected time.Time) render.Plot {
-	p := render.Plot{Detected: detected}
-	for _, q := range hist {
-		p.History = append(p.History, render.Point{Time: q.Time, Value: q.InUseBytes})
-	}
-	for i, q := range trend {
-		p.Trend[i] = render.Point{Time: q.Time, Value: q.InUseBytes}
-	}
-	return p
+	return render.SVG(render.NewPlot(a.History, a.Trend, a.Time, func(q leakguard.Point) render.Point {
+		return render.Point{Time: q.Time, Value: q.InUseBytes}
+	}))
 }
 
 var page = template.Must(template.New("report").Parse(`<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"/><title>leakguard report</title>
-<style>
-body{font-family:system-ui,sans-serif;margin:2em;color:#1f2328;max-width:60em}
-table{border-collapse:collapse}td,th{padding:.25em .6em;border-bottom:1px solid #ddd;text-align:left}
-.alert{color:#d1242f;font-weight:bold}.warning{color:#9a6700;font-weight:bold}
-pre{background:#f6f8fa;padding:.6em;overflow-x:auto;font-size:.85em}
-.legend{font-size:.85em;color:#555}
-section{margin-top:2em}
-</style></head><body>
+<style>{{.Style}}</style></head><body>
 <h1>leakguard report</h1>
 <p>{{.Rep.Profiles}} profiles from {{.Rep.Start.Format "2006-01-02 15:04:05 MST"}} to {{.Rep.End.Format "2006-01-02 15:04:05 MST"}} ({{.Span}}).
 {{if not .Items}}<strong>No leak found.</strong>{{else}}{{len .Items}} growing stack(s).{{end}}</p>

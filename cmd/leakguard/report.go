@@ -194,7 +194,7 @@ func writeText(w io.Writer, rep *report) {
 			loc = fmt.Sprintf("%s:%d", shortFile(leaf.File), leaf.Line)
 		}
 		fmt.Fprintf(tw, "%d\t%s\t%.4f\t%s\t%s/s\t%s\t%d\t%s\t%s\n", i+1, a.Severity, a.Confidence, a.Pattern,
-			human(a.Evidence.GrowthBytesPerSecond), human(float64(a.Evidence.InUseBytes)), a.Index, leaf.Function, loc)
+			render.Bytes(a.Evidence.GrowthBytesPerSecond), render.Bytes(float64(a.Evidence.InUseBytes)), a.Index, leaf.Function, loc)
 	}
 	tw.Flush()
 	for i, a := range rep.alerts {
@@ -235,6 +235,3 @@ func shortFile(path string) string {
 	}
 	return path
 }
-
-// human formats a byte count in binary units.
-func human(v float64) string { return render.Bytes(v) }

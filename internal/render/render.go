@@ -26,6 +26,14 @@ func Bytes(v float64) string {
 	return fmt.Sprintf("%.1f %s", v, units[i])
 }
 
+// Style is the stylesheet the HTML page and the CLI's report share.
+const Style template.CSS = `body{font-family:system-ui,sans-serif;margin:2em;color:#1f2328;max-width:62em}
+table{border-collapse:collapse}td,th{padding:.25em .6em;border-bottom:1px solid #ddd;text-align:left}
+.alert{color:#d1242f;font-weight:bold}.warning{color:#9a6700;font-weight:bold}
+pre{background:#f6f8fa;padding:.6em;overflow-x:auto;font-size:.85em}
+.legend,.meta{font-size:.85em;color:#555}
+section{margin-top:2em}`
+
 // Point is one observation of a stack's in-use bytes.
 type Point struct {
 	Time  time.Time
@@ -41,6 +49,19 @@ type Plot struct {
 	Trend [2]Point
 	// Detected is when the stack was flagged; zero if it was not.
 	Detected time.Time
+}
+
+// NewPlot builds a Plot from a history and trend of any point type, read
+// through at.
+func NewPlot[P any](hist []P, trend [2]P, detected time.Time, at func(P) Point) Plot {
+	p := Plot{Detected: detected, History: make([]Point, len(hist))}
+	for i, q := range hist {
+		p.History[i] = at(q)
+	}
+	for i, q := range trend {
+		p.Trend[i] = at(q)
+	}
+	return p
 }
 
 // SVG draws the history as a line, the fitted trend as a dashed line and
