@@ -1,16 +1,12 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"strconv"
-	"syscall"
-	"time"
 
 	"github.com/leakguard/leakguard/sampler/uprobe"
 )
@@ -20,9 +16,8 @@ func runAttach(args []string, stdout, stderr io.Writer) int {
 	var out outputFlags
 	out.register(fs)
 	pidFlag := fs.Int("pid", 0, "process to trace (or give it as the argument)")
-	interval := fs.Duration("interval", 10*time.Second, "time between samples")
-	duration := fs.Duration("duration", 0, "stop after this long (0: until interrupted or the process exits)")
-	untilLeak := fs.Bool("until-leak", false, "stop as soon as a stack reaches alert severity")
+	var live liveFlags
+	live.register(fs)
 	every := fs.Int("sample-every", 1, "record one allocation in N, at random (counts are scaled back)")
 	minSize := fs.Int("min-size", 0, "ignore allocations smaller than this many bytes")
 	library := fs.String("library", "", "probe the allocator in this ELF file instead of the libc the process maps")
@@ -56,8 +51,8 @@ func runAttach(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "leakguard attach: PID %q: want a positive process ID\n", arg)
 		return exitUsage
 	}
-	if *interval <= 0 || *duration < 0 {
-		fmt.Fprintln(stderr, "leakguard attach: --interval must be positive and --duration not negative")
+	if err := live.validate(); err != nil {
+		fmt.Fprintln(stderr, "leakguard attach:", err)
 		return exitUsage
 	}
 	opts := []uprobe.Option{uprobe.WithSampleEvery(*every), uprobe.WithMinSize(*minSize)}
@@ -73,30 +68,10 @@ func runAttach(args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	defer src.Close()
-	det, err := out.detector()
-	if err != nil {
-		fmt.Fprintln(stderr, "leakguard attach:", err)
-		return exitUsage
-	}
 	fmt.Fprintf(stderr, "leakguard attach: tracing %s in process %d\n", src.Library(), pid)
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if *duration > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, *duration)
-		defer cancel()
-	}
-	w := watcher{src: src, det: det, interval: *interval, stdout: stdout, stderr: stderr,
-		text: out.format == "text", untilLeak: *untilLeak,
-		final: func(err error) bool { return errors.Is(err, os.ErrProcessDone) }}
-	w.loop(ctx)
+	code := live.run("attach", src, &out, func(err error) bool { return errors.Is(err, os.ErrProcessDone) }, stdout, stderr)
 	if st, err := src.Stats(); err == nil && st.AllocsDropped+st.StacksDropped+st.PendingDropped+st.TotalsDropped > 0 {
 		fmt.Fprintf(stderr, "leakguard attach: the probes could not record everything (undercounts): %+v\n", st)
 	}
-	if w.profiles == 0 {
-		fmt.Fprintln(stderr, "leakguard attach: no sample could be taken")
-		return exitUsage
-	}
-	rep := buildReport(det, w.profiles, w.first, w.last, out.top)
-	return emit(rep, &out, stdout, stderr)
+	return code
 }

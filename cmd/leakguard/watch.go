@@ -20,12 +20,11 @@ func runWatch(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("watch", flag.ContinueOnError)
 	var out outputFlags
 	out.register(fs)
-	interval := fs.Duration("interval", 10*time.Second, "time between fetches")
-	duration := fs.Duration("duration", 0, "stop after this long (0: until interrupted)")
+	var live liveFlags
+	live.register(fs)
 	timeout := fs.Duration("timeout", 30*time.Second, "timeout of one fetch")
 	gc := fs.Bool("gc", false, "ask the server to run a GC before each profile (gc=1)")
 	save := fs.String("save", "", "save every fetched profile in this directory")
-	untilLeak := fs.Bool("until-leak", false, "stop as soon as a stack reaches alert severity (for canaries and CI)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: leakguard watch [flags] URL\n\nURL is a live heap profile endpoint, e.g. http://localhost:6060/debug/pprof/heap.\nStops on SIGINT/SIGTERM or after --duration.\n\nflags:")
 		fs.PrintDefaults()
@@ -41,8 +40,8 @@ func runWatch(args []string, stdout, stderr io.Writer) int {
 		fs.Usage()
 		return exitUsage
 	}
-	if *interval <= 0 || *duration < 0 {
-		fmt.Fprintln(stderr, "leakguard watch: --interval must be positive and --duration not negative")
+	if err := live.validate(); err != nil {
+		fmt.Fprintln(stderr, "leakguard watch:", err)
 		return exitUsage
 	}
 	opts := []pprofile.HTTPOption{pprofile.WithGC(*gc), pprofile.WithTimeout(*timeout), pprofile.WithHTTPSampleType(pprofile.SampleType(out.sampleType))}
@@ -55,26 +54,51 @@ func runWatch(args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	defer src.Close()
+	return live.run("watch", src, &out, nil, stdout, stderr)
+}
+
+// liveFlags are the flags of the commands that sample a live source.
+type liveFlags struct {
+	interval, duration time.Duration
+	untilLeak          bool
+}
+
+func (l *liveFlags) register(fs *flag.FlagSet) {
+	fs.DurationVar(&l.interval, "interval", 10*time.Second, "time between samples")
+	fs.DurationVar(&l.duration, "duration", 0, "stop after this long (0: until interrupted or the source ends)")
+	fs.BoolVar(&l.untilLeak, "until-leak", false, "stop as soon as a stack reaches alert severity (for canaries and CI)")
+}
+
+func (l *liveFlags) validate() error {
+	if l.interval <= 0 || l.duration < 0 {
+		return errors.New("--interval must be positive and --duration not negative")
+	}
+	return nil
+}
+
+// run samples src until SIGINT/SIGTERM, --duration, --until-leak or a final
+// error, then reports. final may be nil.
+func (l *liveFlags) run(cmd string, src sampler.Sampler, out *outputFlags, final func(error) bool, stdout, stderr io.Writer) int {
 	det, err := out.detector()
 	if err != nil {
-		fmt.Fprintln(stderr, "leakguard watch:", err)
+		fmt.Fprintf(stderr, "leakguard %s: %v\n", cmd, err)
 		return exitUsage
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if *duration > 0 {
+	if l.duration > 0 {
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, *duration)
+		ctx, cancel = context.WithTimeout(ctx, l.duration)
 		defer cancel()
 	}
-	w := watcher{src: src, det: det, interval: *interval, stdout: stdout, stderr: stderr, text: out.format == "text", untilLeak: *untilLeak}
+	w := watcher{src: src, det: det, interval: l.interval, stdout: stdout, stderr: stderr,
+		text: out.format == "text", untilLeak: l.untilLeak, final: final}
 	w.loop(ctx)
 	if w.profiles == 0 {
-		fmt.Fprintln(stderr, "leakguard watch: no profile could be fetched")
+		fmt.Fprintf(stderr, "leakguard %s: no sample could be taken\n", cmd)
 		return exitUsage
 	}
-	rep := buildReport(det, w.profiles, w.first, w.last, out.top)
-	return emit(rep, &out, stdout, stderr)
+	return emit(buildReport(det, w.profiles, w.first, w.last, out.top), out, stdout, stderr)
 }
 
 type watcher struct {
@@ -105,7 +129,7 @@ func (w *watcher) loop(ctx context.Context) {
 		}
 		s, err := w.src.Sample(ctx)
 		if err != nil && pprofile.IsSaveError(err) {
-			fmt.Fprintln(w.stderr, "leakguard watch:", err)
+			fmt.Fprintln(w.stderr, "leakguard:", err)
 			err = nil
 		}
 		switch {
