@@ -70,7 +70,6 @@ type series struct {
 	proven   int64   // latest count a sound analysis proved leaked
 	severity Severity
 	bestP    float64
-	lastP    float64
 	found    *finding // the most significant test so far
 }
 
@@ -212,7 +211,7 @@ func (d *Detector) restart(f *family, s *sampler.Sample) {
 
 func (d *Detector) newSeries(res sampler.Resource, key uint64, frames []sampler.Frame) *series {
 	h, _ := storage.NewHistory(d.cfg.history, d.cfg.levels)
-	return &series{resource: res, key: key, frames: frames, hist: h, seen: -1, bestP: 1, lastP: 1}
+	return &series{resource: res, key: key, frames: frames, hist: h, seen: -1, bestP: 1}
 }
 
 // push appends p to ser's history and runs the tests that are due.
@@ -250,7 +249,6 @@ func (d *Detector) look(ser *series, k int, level float64, s *sampler.Sample, id
 	d.pts = ser.hist.Last(k, d.cfg.window, d.pts[:0])
 	pts := d.pts
 	if pts[len(pts)-1].InUseBytes <= pts[0].InUseBytes {
-		ser.lastP = 1
 		return Alert{}, false // cannot be significant growth; skip the arithmetic
 	}
 	d.ys, d.xs = d.ys[:0], d.xs[:0]
@@ -261,16 +259,11 @@ func (d *Detector) look(ser *series, k int, level float64, s *sampler.Sample, id
 		// on time, not on sample count.
 		d.xs = append(d.xs, float64(p.T-pts[0].T))
 	}
-	if !stats.MayGrow(d.xs, d.ys) {
-		ser.lastP = 1
-		return Alert{}, false // GrowthAt would return P = 1
-	}
 	// The floor is the quantisation of a sampled profile: one sampled object
 	// stands for about Rate bytes; a mean of 2^k samples quantises finer.
 	noise := float64(s.Rate) * float64(s.Rate) / 12 / float64(uint64(1)<<k)
 	g := stats.GrowthAt(d.xs, d.ys, noise)
 	adj := stats.Adjust(g.P, level)
-	ser.lastP = adj
 	// Describing costs more than testing; only evidence (adj < 1) that
 	// beats the best so far is worth it.
 	if adj < ser.bestP {

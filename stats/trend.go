@@ -303,17 +303,15 @@ func Growth(y []float64, noiseVar float64) GrowthResult {
 // spaced); slopes are per unit of x.
 func GrowthAt(x, y []float64, noiseVar float64) GrowthResult {
 	h := len(y) / 2
-	var xo, xn []float64
-	if x != nil && len(x) == len(y) {
-		xo, xn = x[:h], x[len(x)-h:]
-	}
+	xo, xn := halves(x, len(y))
 	// A family with a span whose estimate is not positive has a component
 	// p-value of at least ½, so the family's cannot be below ½ and cannot
 	// decide P (see MayGrow); its components are then left at P = 1
 	// without computing them.
 	skipped := func(n int) TrendResult { return TrendResult{N: n, P: 1, DF: math.NaN()} }
+	trendOK, driftOK := growable(x, y)
 	var r GrowthResult
-	if slopeUp(x, y) && slopeUp(xo, y[:h]) && slopeUp(xn, y[len(y)-h:]) {
+	if trendOK {
 		// The halves share the window's noise process; estimating its
 		// correlation once from the whole window is twice as precise as
 		// from each half, and the halves' tests are far less conservative
@@ -325,7 +323,7 @@ func GrowthAt(x, y []float64, noiseVar float64) GrowthResult {
 	} else {
 		r.Full, r.Older, r.Newer = skipped(len(y)), skipped(h), skipped(h)
 	}
-	if rises(y) && rises(y[:h]) && rises(y[len(y)-h:]) {
+	if driftOK {
 		r.DriftFull = DriftAt(x, y, noiseVar)
 		r.DriftOlder = DriftAt(xo, y[:h], noiseVar)
 		r.DriftNewer = DriftAt(xn, y[len(y)-h:], noiseVar)
@@ -342,23 +340,35 @@ func GrowthAt(x, y []float64, noiseVar float64) GrowthResult {
 // MayGrow reports whether GrowthAt(x, y, ·) can return P < 1, in O(n)
 // and without allocating: P < 1 needs every span's least-squares slope to be
 // positive (the trend family) or every span's last point above its first
-// (the drift family). A monitor looking at thousands of windows per cycle
-// skips most of the arithmetic with it; when it returns false, GrowthAt
-// would have returned P = 1.
+// (the drift family). GrowthAt uses the same condition to skip a family's
+// arithmetic; when MayGrow returns false, GrowthAt returns P = 1.
 func MayGrow(x, y []float64) bool {
-	n := len(y)
-	if n < 4 || (x != nil && len(x) != n) {
+	if len(y) < 4 || (x != nil && len(x) != len(y)) {
 		return false
 	}
+	trend, drift := growable(x, y)
+	return trend || drift
+}
+
+// growable reports which families can bring P below 1: the trend family
+// needs every span's least-squares slope positive, the drift family every
+// span's last point above its first.
+func growable(x, y []float64) (trend, drift bool) {
+	n := len(y)
 	h := n / 2
-	var xo, xn []float64
-	if x != nil {
-		xo, xn = x[:h], x[n-h:]
+	xo, xn := halves(x, n)
+	drift = rises(y) && rises(y[:h]) && rises(y[n-h:])
+	trend = slopeUp(x, y) && slopeUp(xo, y[:h]) && slopeUp(xn, y[n-h:])
+	return trend, drift
+}
+
+// halves returns the older and newer halves of the times x of an n-point
+// window (nil when x is nil or does not match).
+func halves(x []float64, n int) (older, newer []float64) {
+	if x == nil || len(x) != n {
+		return nil, nil
 	}
-	if rises(y) && rises(y[:h]) && rises(y[n-h:]) {
-		return true
-	}
-	return slopeUp(x, y) && slopeUp(xo, y[:h]) && slopeUp(xn, y[n-h:])
+	return x[:n/2], x[n-n/2:]
 }
 
 // rises reports whether a span's last point is above its first: the drift
