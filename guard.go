@@ -43,7 +43,6 @@ type Guard struct {
 	dropped       atomic.Uint64
 	panics        atomic.Uint64
 	lastCycle     atomic.Int64 // nanoseconds of CPU-side work in the last cycle
-	analyses      atomic.Uint64
 	analysisNanos atomic.Uint64
 	reportDone    chan struct{}
 }
@@ -206,7 +205,6 @@ func (g *Guard) cycle(ctx context.Context, failing []bool) {
 		g.mu.Unlock()
 		took := time.Since(start)
 		g.lastCycle.Store(int64(took))
-		g.analyses.Add(1)
 		g.analysisNanos.Add(uint64(took))
 		for _, a := range raised {
 			g.log(a)

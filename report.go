@@ -101,7 +101,7 @@ func (d *Detector) report(top int) Report {
 		if ser.found != nil {
 			r.PatternTypes[ser.found.pattern]++
 		}
-		if ser.found != nil && ser.bestP < 1 {
+		if ser.found != nil {
 			// Only stacks a test found some growth in are worth a picture.
 			candidates = append(candidates, ser)
 		}
@@ -115,21 +115,23 @@ func (d *Detector) report(top int) Report {
 	for _, ser := range candidates[:min(top, len(candidates))] {
 		r.Top = append(r.Top, d.pattern(ser))
 	}
-	r.Alerts = highestPerStack(d.alerts)
+	r.Alerts = d.Flagged()
 	st := d.Stats()
 	r.Tracked, r.Evicted, r.Cost.StorageBytes = st.Tracked, st.Evicted, st.StorageBytes
 	return r
 }
 
-// highestPerStack keeps each stack's escalation to its highest severity.
-func highestPerStack(alerts []Alert) []Alert {
+// Flagged returns, for every stack that reached warning or alert severity,
+// its escalation to the highest severity it reached: most severe, then most
+// confident first.
+func (d *Detector) Flagged() []Alert {
 	type key struct {
 		r string
 		s uint64
 	}
 	best := map[key]int{}
 	var out []Alert
-	for _, a := range alerts {
+	for _, a := range d.alerts {
 		k := key{string(a.Resource), a.Stack}
 		if i, ok := best[k]; ok {
 			if a.Severity > out[i].Severity {
@@ -157,8 +159,8 @@ func (g *Guard) Report() Report {
 	r.Time = time.Now()
 	r.Cycles = g.cycles.Load()
 	r.Cost.LastAnalysis = time.Duration(g.lastCycle.Load())
-	if n := g.analyses.Load(); n > 0 {
-		r.Cost.MeanAnalysis = time.Duration(g.analysisNanos.Load() / n)
+	if r.Samples > 0 { // every sample the Guard analysed went through Observe once
+		r.Cost.MeanAnalysis = time.Duration(g.analysisNanos.Load() / uint64(r.Samples))
 	}
 	r.Cost.SampleErrors = g.sampleErrors.Load()
 	r.Cost.NoNewData = g.noNewData.Load()

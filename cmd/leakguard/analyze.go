@@ -124,7 +124,7 @@ func analyzeReplicas(paths []string, opts []pprofile.FilesOption, out *outputFla
 		if last := samples[len(samples)-1].Time; last.After(end) {
 			end = last
 		}
-		for _, a := range bestPerStack(det.Alerts()) {
+		for _, a := range det.Flagged() {
 			sig := stackSignature(a)
 			count[sig]++
 			if b, ok := best[sig]; !ok || a.Severity > b.Severity || (a.Severity == b.Severity && a.Confidence > b.Confidence) {

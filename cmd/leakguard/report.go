@@ -65,27 +65,7 @@ type reportAlert struct {
 // ordered by severity, then confidence; the process total comes after the
 // allocation sites it sums.
 func buildReport(det *leakguard.Detector, profiles int, start, end time.Time, top int) *report {
-	return reportOf(bestPerStack(det.Alerts()), nil, profiles, start, end, top)
-}
-
-// bestPerStack keeps each stack's escalation to its highest severity.
-func bestPerStack(all []leakguard.Alert) []leakguard.Alert {
-	type key struct {
-		r sampler.Resource
-		s uint64
-	}
-	best := map[key]leakguard.Alert{}
-	for _, a := range all {
-		k := key{a.Resource, a.Stack}
-		if b, ok := best[k]; !ok || a.Severity > b.Severity {
-			best[k] = a
-		}
-	}
-	alerts := make([]leakguard.Alert, 0, len(best))
-	for _, a := range best {
-		alerts = append(alerts, a)
-	}
-	return alerts
+	return reportOf(det.Flagged(), nil, profiles, start, end, top)
 }
 
 // reportOf orders alerts and converts them to the JSON contract; replicas,
