@@ -139,12 +139,7 @@ func (g *Guard) reports(ctx context.Context) {
 		case <-t.C:
 		}
 		func() {
-			defer func() {
-				if r := recover(); r != nil {
-					g.panics.Add(1)
-					g.cfg.logger.Error("leakguard: report callback panicked", "panic", r)
-				}
-			}()
+			defer g.isolate("WithReportEvery")
 			g.cfg.reportFn(g.Report())
 		}()
 	}
@@ -245,13 +240,17 @@ func (g *Guard) dispatch() {
 func (g *Guard) call(fn func(Alert), a Alert) {
 	g.inCB.Store(true)
 	defer g.inCB.Store(false)
-	defer func() {
-		if r := recover(); r != nil {
-			g.panics.Add(1)
-			g.cfg.logger.Error("leakguard: OnAlert callback panicked", "panic", r)
-		}
-	}()
+	defer g.isolate("OnAlert")
 	fn(a)
+}
+
+// isolate, deferred around a user callback, keeps its panic from reaching
+// the host: counted and logged instead.
+func (g *Guard) isolate(option string) {
+	if r := recover(); r != nil {
+		g.panics.Add(1)
+		g.cfg.logger.Error("leakguard: "+option+" callback panicked", "panic", r)
+	}
 }
 
 // Alerts returns every alert and warning raised so far, oldest first.
