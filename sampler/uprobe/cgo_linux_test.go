@@ -1,19 +1,15 @@
 //go:build linux && amd64 && cgo
 
-package uprobe_test
+package uprobe
 
 import (
 	"context"
-	"os"
 	"testing"
 
-	"github.com/cilium/ebpf"
-	"github.com/cilium/ebpf/features"
 	"github.com/stretchr/testify/require"
 
 	"github.com/leakguard/leakguard"
 	"github.com/leakguard/leakguard/sampler"
-	"github.com/leakguard/leakguard/sampler/uprobe"
 	"github.com/leakguard/leakguard/sampler/uprobe/internal/cleak"
 )
 
@@ -30,13 +26,8 @@ func hasFrame(frames []sampler.Frame, fn string) bool {
 // called through cgo leaks, and runs the samples through the detector: the
 // C function is flagged and the C code that frees what it allocates is not.
 func TestCgoLeakInOwnProcess(t *testing.T) {
-	if os.Geteuid() != 0 || features.HaveProgramType(ebpf.Kprobe) != nil {
-		if os.Getenv("LEAKGUARD_REQUIRE_BPF") == "1" {
-			t.Fatal("eBPF uprobes unavailable (need root and kernel support), and LEAKGUARD_REQUIRE_BPF=1 forbids skipping")
-		}
-		t.Skip("eBPF uprobes unavailable: need root and kernel support")
-	}
-	s, err := uprobe.New(0)
+	requireBPF(t)
+	s, err := New(0)
 	require.NoError(t, err)
 	defer s.Close()
 	det, err := leakguard.NewDetector()
