@@ -29,15 +29,16 @@
 // Every probed call traps into the kernel whatever the BPF program does —
 // a uretprobe adds a second trap at return — so a malloc-heavy program
 // slows down a great deal while traced. BenchmarkTracedMalloc times one
-// malloc/free pair in a traced C program (kernel 6.18, 2-core VM):
+// malloc/free pair in a traced C program (go test -bench TracedMalloc
+// -count 3, kernel 6.18, 2-core VM; ranges over the three runs):
 //
-//	untraced                    24 ns
-//	traced, every allocation    18.5 µs   (~770×)
-//	traced, WithSampleEvery(64) 15.8 µs
+//	untraced                    15–21 ns
+//	traced, every allocation    8.5–10.8 µs   (~500×)
+//	traced, WithSampleEvery(64) 7.2–8.1 µs
 //
 // Sampling (WithSampleEvery, decided at random per call so that it cannot
 // alias with a program's allocation cycle; WithMinSize) saves the stack
-// walk and the map updates, about 15%, not the traps, which dominate. What
+// walk and the map updates, about a quarter, not the traps, which dominate. What
 // does lower the cost is probing fewer calls: attach to the process only
 // while looking for a leak (leakguard attach --duration), and prefer the Go
 // heap profile for Go memory. Counts of a sampled run are scaled back by
