@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/leakguard/leakguard/internal/render"
-	"github.com/leakguard/leakguard/sampler"
 )
 
 // Handler serves the Guard's Report for people and programs: an HTML page
@@ -45,7 +44,6 @@ func Handler(g *Guard) http.Handler {
 }
 
 type pageItem struct {
-	Title      string
 	Severity   Severity
 	Confidence float64
 	Pattern    PatternType
@@ -61,12 +59,6 @@ type pageItem struct {
 
 func pageData(rep Report) map[string]any {
 	growth := func(e Evidence) string { return render.Bytes(e.GrowthBytesPerSecond) + "/s" }
-	leaf := func(frames []sampler.Frame) string {
-		if len(frames) == 0 {
-			return "(unknown)"
-		}
-		return frames[0].Function
-	}
 	var alerts, top []pageItem
 	flagged := map[uint64]bool{}
 	for _, a := range rep.Alerts {
@@ -74,7 +66,7 @@ func pageData(rep Report) map[string]any {
 		alerts = append(alerts, pageItem{
 			Severity: a.Severity, Confidence: a.Confidence, Pattern: a.Pattern,
 			Growth: growth(a.Evidence), InUse: render.Bytes(float64(a.Evidence.InUseBytes)),
-			Leaf: leaf(a.Frames), Evidence: a.Evidence, Frames: a.Frames,
+			Leaf: a.Leaf().Function, Evidence: a.Evidence, Frames: a.Frames,
 			Detected: a.Time.Format(time.DateTime),
 			Low:      render.Bytes(a.Evidence.SlopeLow) + "/s", High: render.Bytes(a.Evidence.SlopeHigh) + "/s",
 			Plot: render.SVG(render.NewPlot(a.History, a.Trend, a.Time, plotPoint)),
@@ -91,7 +83,7 @@ func pageData(rep Report) map[string]any {
 		top = append(top, pageItem{
 			Severity: p.Severity, Confidence: p.Confidence, Pattern: p.Type,
 			Growth: growth(p.Evidence), InUse: render.Bytes(inUse),
-			Leaf: leaf(p.Frames), Evidence: p.Evidence, Frames: p.Frames,
+			Leaf: leafOf(p.Frames).Function, Evidence: p.Evidence, Frames: p.Frames,
 			Plot: render.SVG(render.NewPlot(p.History, p.Trend, time.Time{}, plotPoint)),
 		})
 	}

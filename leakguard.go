@@ -135,11 +135,13 @@ type Alert struct {
 }
 
 // Leaf returns the alert's innermost frame: the allocating function.
-func (a Alert) Leaf() sampler.Frame {
-	if len(a.Frames) == 0 {
+func (a Alert) Leaf() sampler.Frame { return leafOf(a.Frames) }
+
+func leafOf(frames []sampler.Frame) sampler.Frame {
+	if len(frames) == 0 {
 		return sampler.Frame{Function: "(unknown)"}
 	}
-	return a.Frames[0]
+	return frames[0]
 }
 
 // String formats the alert in one line: severity, confidence, what grows,
