@@ -49,10 +49,6 @@ type request struct {
 	Payload map[string]string `json:"payload"`
 }
 
-// serve handles n requests, keeping nothing: the churn every workload
-// runs alongside what it retains.
-func serve(r *rand.Rand, n int) { Serve(r, n) }
-
 // Serve handles n JSON requests and keeps nothing: the garbage a Go
 // service makes, used as the overhead benchmark's workload too.
 func Serve(r *rand.Rand, n int) {
@@ -76,7 +72,7 @@ type state struct {
 	step func(s *state, i int)
 }
 
-func (s *state) Step(i int) { serve(s.r, 20); s.step(s, i) }
+func (s *state) Step(i int) { Serve(s.r, 20); s.step(s, i) }
 func (s *state) Release()   { s.kept, s.lost, s.m = nil, nil, nil }
 
 func inst(f func(s *state, i int)) func(seed uint64) Instance {
@@ -144,7 +140,7 @@ func Leaks() []Workload {
 			}
 		})},
 		{Name: "churn", Leak: true, Marker: "leakSession", New: inst(func(s *state, i int) {
-			serve(s.r, 200) // ten times the usual garbage
+			Serve(s.r, 200) // ten times the usual garbage
 			leakSession(s, 2, 64*kib)
 		})},
 		{Name: "late-start", Leak: true, Marker: "leakSession", LeakFrom: 60, New: inst(func(s *state, i int) {
@@ -167,7 +163,7 @@ func Leaks() []Workload {
 // load spike that drains.
 func Benign() []Workload {
 	return []Workload{
-		{Name: "churn-only", Marker: "poolObject", New: inst(func(s *state, i int) { serve(s.r, 100) })},
+		{Name: "churn-only", Marker: "poolObject", New: inst(func(s *state, i int) { Serve(s.r, 100) })},
 		{Name: "cache-warmup", Marker: "cacheEntry", New: inst(func(s *state, i int) {
 			// A cache of 64 keys filled by the first 16 steps' misses;
 			// after that, misses replace random entries.
