@@ -24,7 +24,7 @@ type Workload struct {
 	// Leak is the label: true when its memory grows without bound.
 	Leak bool
 	// Marker is a substring of the name of every function that allocates
-	// what the workload keeps.
+	// what the workload keeps (empty when it keeps nothing).
 	Marker string
 	// LeakFrom is the step from which a leak leaks (0 for most).
 	LeakFrom int
@@ -107,9 +107,6 @@ func cacheEntry(s *state, key, size int) { s.m[key] = make([]byte, size) }
 //go:noinline
 func bufferGrow(s *state, size int) { s.kept = append(s.kept, make([]byte, size)) }
 
-//go:noinline
-func poolObject(size int) []byte { return make([]byte, size) }
-
 const kib = 1 << 10
 
 // Leaks returns the leaking workloads: steady, accelerating, bursty,
@@ -163,7 +160,7 @@ func Leaks() []Workload {
 // load spike that drains.
 func Benign() []Workload {
 	return []Workload{
-		{Name: "churn-only", Marker: "poolObject", New: inst(func(s *state, i int) { Serve(s.r, 100) })},
+		{Name: "churn-only", New: inst(func(s *state, i int) { Serve(s.r, 100) })},
 		{Name: "cache-warmup", Marker: "cacheEntry", New: inst(func(s *state, i int) {
 			// A cache of 64 keys filled by the first 16 steps' misses;
 			// after that, misses replace random entries.
