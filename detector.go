@@ -1,6 +1,7 @@
 package leakguard
 
 import (
+	"fmt"
 	"math"
 	"sort"
 	"time"
@@ -19,64 +20,99 @@ const TotalStack uint64 = 0
 var totalFrames = []sampler.Frame{{Function: "(process total)"}}
 
 // Detector is leakguard's synchronous engine: it is fed Samples one at a
-// time, as a live run sees them, tracks every stack's history in bounded
-// storage and tests it for persistent growth.
+// time, as a live run sees them, keeps every stack's sampled-object counts in
+// bounded storage and tests them for growth that persists beyond the
+// horizon.
 //
-// The false-alarm guarantee: each stack's tests run at levels taken from an
-// error budget split over the order in which stacks appear and, per stack,
-// over the order of its tests (see stats.SpendWeight), so that the
-// probability of any false warning over all stacks and the whole run is at
-// most 1 − warning confidence, and of any false alert at most 1 − alert
-// confidence, however long the run and however many stacks appear.
+// The evidence is counts of sampled objects, not the number of profiles: at
+// each look, a stack's test asks whether its live sampled objects rose both
+// before and, a whole horizon later, above everything they reached in
+// between — under a stationary-churn null in which each sampled birth or
+// death is a birth with probability at most ½ (see stats.Rise). Growth that
+// stops within the horizon (a cache warming up, a buffer filling, a one-time
+// step) cannot rise on both sides of a gap as long as the horizon; a sawtooth
+// cannot rise above its own earlier peaks.
+//
+// The false-alarm guarantee: looks are numbered, and look j may spend
+// SpendWeight(j) of each error budget; within a look, Tarone's correction for
+// discrete tests divides that share among the stacks whose evidence could
+// reach it at all. By the union bound the probability of any false warning
+// over all stacks and the whole run is at most 1 − warning confidence, and of
+// any false alert at most 1 − alert confidence, however long the run and
+// however many stacks appear.
 //
 // A Detector is not safe for concurrent use; Guard serialises access.
 type Detector struct {
-	cfg      config
-	families map[sampler.Resource]*family
-	order    []sampler.Resource
-	index    int // samples observed
-	alerts   []Alert
+	cfg        config
+	families   map[sampler.Resource]*family
+	order      []sampler.Resource
+	index      int // samples observed
+	alerts     []Alert
+	looks      uint64 // looks that could test persistence, over all families
+	earlyLooks uint64 // looks that could alert early, before the memory limit
+	tested     bool   // some persistence test was possible
+	lastLook   lookSummary
 
 	// scratch buffers keep the per-cycle path allocation-free.
-	pts     []storage.Point
-	ys      []float64
-	xs      []float64
-	fresh   []*series
-	warnAlp float64
-	alrtAlp float64
+	blocks []storage.Count
+	times  []float64
+	cands  []candidate
+	minPs  []float64
+}
+
+// lookSummary describes the newest look, for reports that must say how much
+// evidence there was when nothing could be decided.
+type lookSummary struct {
+	index     int
+	span      time.Duration
+	testable  int
+	suspects  int
+	maxRise   int64
+	riseLevel float64
 }
 
 type family struct {
-	resource sampler.Resource
-	store    *storage.Store[*series]
-	total    *series
-	started  bool
-	epoch    uint64
-	seq      uint64
-	origin   time.Time
-	last     time.Time
-	rate     int64
+	resource  sampler.Resource
+	store     *storage.Store[*series]
+	total     *series
+	clock     *storage.Clock
+	started   bool
+	epoch     uint64
+	seq       uint64
+	origin    time.Time
+	last      time.Time
+	rate      int64
+	n         uint64 // samples since the family (re)started
+	nextLook  uint64
+	lookedAt  uint64      // n at the newest look
+	times     [][]float64 // per level, the clock's block end times at this look
+	evictions uint64      // evictions seen, so that a returning stack is not taken for a new one
 }
 
 // series is one tracked stack (or the process total).
 type series struct {
-	resource sampler.Resource
-	key      uint64
-	frames   []sampler.Frame
-	hist     *storage.History
-	share    float64 // this series' share of the error budget
-	tests    uint64  // scheduled looks so far
-	seen     int     // index of the last sample the stack was present in
-	proven   int64   // latest count a sound analysis proved leaked
-	severity Severity
-	bestP    float64
-	found    *finding // the most significant test so far
+	resource  sampler.Resource
+	key       uint64
+	frames    []sampler.Frame
+	counts    *storage.Counts
+	first     uint64 // family sample index at registration
+	firstTime float64
+	live      uint64 // newest raw counts
+	born      uint64
+	bytes     int64 // newest estimates
+	objects   int64
+	perObj    float64 // estimated bytes per live sampled object, for plots
+	proven    int64
+	severity  Severity
+	suspect   *finding // the newest look's suspect evidence, nil if none
+	bestP     float64
+	found     *finding // the most significant persistence test so far
+	pushedAt  uint64   // family sample index of the newest push
 }
 
 // finding is what one test concluded, kept to report on the stack.
 type finding struct {
 	level    int
-	growth   stats.GrowthResult
 	adjusted float64
 	pattern  PatternType
 	evidence Evidence
@@ -85,8 +121,28 @@ type finding struct {
 	time     time.Time
 }
 
+// candidate is one hypothesis at a look: a stack's persistence or suspect
+// test at one resolution level.
+type candidate struct {
+	ser      *series
+	kind     testKind
+	level    int
+	p, minP  float64
+	rise     int64
+	events   int64
+	growFrom float64 // family time the tested rise started from
+	early    bool    // a suspect projected to reach the memory limit within the horizon
+}
+
+type testKind uint8
+
+const (
+	persistence testKind = iota
+	suspicion
+)
+
 // NewDetector returns a Detector configured by opts (only the analysis
-// options matter: confidence, window, history, max stacks).
+// options matter: confidence, horizon, history, max stacks, memory limit).
 func NewDetector(opts ...Option) (*Detector, error) {
 	cfg, err := newConfig(opts)
 	if err != nil {
@@ -96,17 +152,12 @@ func NewDetector(opts ...Option) (*Detector, error) {
 }
 
 func newDetector(cfg config) *Detector {
-	return &Detector{
-		cfg:      cfg,
-		families: make(map[sampler.Resource]*family),
-		warnAlp:  1 - cfg.warnConf,
-		alrtAlp:  1 - cfg.alertConf,
-	}
+	return &Detector{cfg: cfg, families: make(map[sampler.Resource]*family)}
 }
 
 // Observe feeds the next Sample and returns the escalations it caused: a
-// stack that first reaches warning or alert severity at this sample. A nil
-// Sample is ignored.
+// stack that first reaches warning or alert severity at this sample (and,
+// with WithSuspectAlerts, first becomes a suspect). A nil Sample is ignored.
 func (d *Detector) Observe(s *sampler.Sample) []Alert {
 	if s == nil {
 		return nil
@@ -121,68 +172,99 @@ func (d *Detector) Observe(s *sampler.Sample) []Alert {
 		d.restart(f, s)
 	}
 	f.seq, f.last, f.rate = s.Seq, s.Time, s.Rate
-	t := float32(s.Time.Sub(f.origin).Seconds())
-	cohort := uint64(idx + 1)
+	i := f.n
+	f.n++
+	t := s.Time.Sub(f.origin).Seconds()
+	f.clock.Push(i, t)
 
-	var raised []Alert
+	var tot sampler.Record
 	present := 0
-	d.fresh = d.fresh[:0]
-	var tot storage.Point
-	tot.T = t
-	for i := range s.Records {
-		r := &s.Records[i]
+	for k := range s.Records {
+		r := &s.Records[k]
 		if r.Stack == TotalStack {
 			continue // reserved for the total
 		}
-		p := storage.Point{T: t, InUseBytes: float32(r.InUseBytes), InUseObjects: float32(r.InUseObjects), AllocBytes: float32(r.AllocBytes)}
-		tot.InUseBytes += p.InUseBytes
-		tot.InUseObjects += p.InUseObjects
-		tot.AllocBytes += p.AllocBytes
+		live, born := sampledCounts(r, s.Rate)
+		tot.InUseBytes += r.InUseBytes
+		tot.InUseObjects += r.InUseObjects
+		tot.InUseSampled += live
+		tot.AllocSampled += born
 		ser, ok := f.store.Peek(r.Stack)
 		if !ok {
-			ser = d.newSeries(f.resource, r.Stack, r.Frames)
+			ser = d.newSeries(f, r.Stack, r.Frames, i, t)
 			f.store.Add(r.Stack, ser)
-			d.fresh = append(d.fresh, ser)
-		} else if last, ok := ser.hist.Newest(); !ok || last.InUseBytes != p.InUseBytes {
+		} else if ser.counts != nil && uint64(live) != ser.live {
 			f.store.Get(r.Stack) // recency follows change: flat stacks are evicted first
 		}
-		if ser.seen != idx {
+		if ser.pushedAt != i || ser.first == i {
 			present++
 		}
-		ser.seen = idx
-		ser.proven = r.ProvenLeaked
-		raised = d.push(ser, p, s, idx, raised)
+		d.update(ser, r, live, born, i)
 	}
 	if present < f.store.Len() {
-		// Absent from the sample means nothing in use: stored profiles omit
-		// empty stacks (the runtime's own profile lists them all, so this
-		// walk is skipped there).
+		// A stack absent from the sample holds nothing: stored profiles
+		// omit empty stacks (the runtime's own profile lists them all, so
+		// this walk is skipped there).
 		f.store.Range(func(_ uint64, ser *series) bool {
-			if ser.seen != idx {
-				ser.seen = idx
-				raised = d.push(ser, storage.Point{T: t}, s, idx, raised)
+			if ser.pushedAt != i {
+				d.update(ser, &sampler.Record{}, 0, int64(ser.born), i)
 			}
 			return true
 		})
 	}
-	if f.total.hist.Pushed(0) == 0 {
-		d.fresh = append(d.fresh, f.total)
+	f.evictions = f.store.Evictions()
+	d.update(f.total, &tot, tot.InUseSampled, tot.AllocSampled, i)
+
+	if f.n < f.nextLook {
+		return nil
 	}
-	raised = d.push(f.total, tot, s, idx, raised)
-	if n := len(d.fresh); n > 0 {
-		share := stats.SpendWeight(cohort) / float64(n)
-		for _, ser := range d.fresh {
-			ser.share = share
-		}
-	}
+	f.nextLook = nextLook(f.n)
+	raised := d.look(f, s, idx)
 	d.alerts = append(d.alerts, raised...)
-	// Each tracked stack escalates at most twice, but stacks evicted and
-	// seen again escalate again: keep the newest escalations within a bound
-	// set by the configuration, whatever the host does.
-	if limit := 2 * (d.cfg.maxStacks + len(d.families)); len(d.alerts) > 2*limit {
+	// Each tracked stack escalates at most three times, but stacks evicted
+	// and seen again escalate again: keep the newest escalations within a
+	// bound set by the configuration, whatever the host does.
+	if limit := 3 * (d.cfg.maxStacks + len(d.families)); len(d.alerts) > 2*limit {
 		d.alerts = append(d.alerts[:0:0], d.alerts[len(d.alerts)-limit:]...)
 	}
 	return raised
+}
+
+// nextLook schedules looks at every sample up to 16, then four times per
+// doubling of the sample count: the error budget a look spends falls with
+// the number of looks, not of samples, and a decision waits at most a
+// fifth longer than looking every time would.
+func nextLook(n uint64) uint64 {
+	if n < 16 {
+		return n + 1
+	}
+	return max(n+1, uint64(math.Ceil(float64(n)*math.Pow(2, 0.25))))
+}
+
+// sampledCounts returns a record's live sampled objects and cumulative
+// sampled births, recovering them from the estimates when the backend did
+// not report them.
+func sampledCounts(r *sampler.Record, rate int64) (live, born int64) {
+	if r.InUseSampled > 0 || r.AllocSampled > 0 {
+		return max(0, r.InUseSampled), max(0, r.AllocSampled)
+	}
+	unscale := func(objects, bytes int64) int64 {
+		if objects <= 0 {
+			return 0
+		}
+		if rate <= 1 || bytes <= 0 {
+			return objects
+		}
+		// An object of size s is sampled with probability 1 − exp(−s/rate);
+		// the estimate divided by it.
+		keep := -math.Expm1(-float64(bytes) / float64(objects) / float64(rate))
+		return int64(math.Round(float64(objects) * keep))
+	}
+	live = unscale(r.InUseObjects, r.InUseBytes)
+	if r.AllocObjects > 0 {
+		born = unscale(r.AllocObjects, r.AllocBytes)
+	}
+	return live, born
 }
 
 func (d *Detector) family(s *sampler.Sample) *family {
@@ -199,152 +281,395 @@ func (d *Detector) family(s *sampler.Sample) *family {
 }
 
 // restart begins new series for a family whose data is no longer comparable
-// with what came before. Budget shares are not reused: stacks that reappear
-// register again in a later cohort, so the guarantee spans restarts.
+// with what came before.
 func (d *Detector) restart(f *family, s *sampler.Sample) {
 	f.store.Purge()
-	f.total = d.newSeries(f.resource, TotalStack, totalFrames)
+	f.clock, _ = storage.NewClock(d.cfg.history, d.cfg.levels)
+	f.n, f.nextLook = 0, 1
 	f.started = true
 	f.epoch = s.Epoch
 	f.origin = s.Time
+	f.total = d.newSeries(f, TotalStack, totalFrames, 0, 0)
 }
 
-func (d *Detector) newSeries(res sampler.Resource, key uint64, frames []sampler.Frame) *series {
-	h, _ := storage.NewHistory(d.cfg.history, d.cfg.levels)
-	return &series{resource: res, key: key, frames: frames, hist: h, seen: -1, bestP: 1}
+func (d *Detector) newSeries(f *family, key uint64, frames []sampler.Frame, i uint64, t float64) *series {
+	c, _ := storage.NewCounts(d.cfg.history, d.cfg.levels)
+	return &series{resource: f.resource, key: key, frames: frames, counts: c, first: i, firstTime: t, bestP: 1}
 }
 
-// push appends p to ser's history and runs the tests that are due.
-func (d *Detector) push(ser *series, p storage.Point, s *sampler.Sample, idx int, raised []Alert) []Alert {
-	ser.hist.Push(p)
-	n0 := ser.hist.Pushed(0)
-	w := d.cfg.window
-	step := uint64(max(1, w/4))
-	for k := 0; k < ser.hist.Levels(); k++ {
-		if n0%(1<<k) != 0 {
-			break // level k completed no point now, nor will any coarser level
+// update pushes one sample's counts for ser. Births are cumulative; a
+// backend that cannot know them (goroutines) reports none, and each rise of
+// the live count is then taken as births — the fewest that explain it.
+func (d *Detector) update(ser *series, r *sampler.Record, live, born int64, i uint64) {
+	if born < live || uint64(born) < ser.born {
+		born = int64(ser.born) + max(0, live-int64(ser.live))
+	}
+	ser.live, ser.born = uint64(live), uint64(born)
+	ser.bytes, ser.objects = r.InUseBytes, r.InUseObjects
+	if live > 0 && r.InUseBytes > 0 {
+		ser.perObj = float64(r.InUseBytes) / float64(live)
+	}
+	ser.proven = r.ProvenLeaked
+	ser.counts.Push(i, uint32(min(live, math.MaxUint32)), uint32(uint64(born)))
+	ser.pushedAt = i
+}
+
+// look runs the tests due at this sample over the whole family and returns
+// the escalations.
+func (d *Detector) look(f *family, s *sampler.Sample, idx int) []Alert {
+	d.cands = d.cands[:0]
+	f.lookedAt = f.n
+	horizon := d.cfg.horizon.Seconds()
+	f.times = f.times[:0]
+	for k := 0; k < f.clock.Levels(); k++ {
+		var buf []float64
+		if k < cap(f.times) {
+			buf = f.times[:k+1][k][:0]
 		}
-		nk := ser.hist.Pushed(k)
-		if nk < uint64(w) || (nk-uint64(w))%step != 0 {
-			continue
-		}
-		// A scheduled look spends budget whether or not it is computed, so
-		// that each look's level is fixed in advance of the data.
-		ser.tests++
-		if ser.share == 0 {
-			// Shares are assigned at the end of the sample that registered the
-			// series; a look cannot be due before then.
-			continue
-		}
-		level := ser.share * stats.SpendWeight(ser.tests)
-		if a, ok := d.look(ser, k, level, s, idx); ok {
-			raised = append(raised, a)
+		f.times = append(f.times, f.clock.Last(k, d.cfg.history, buf))
+	}
+	f.store.Range(func(_ uint64, ser *series) bool {
+		d.consider(f, ser, horizon)
+		return true
+	})
+	// The process total is plotted, not tested: it sums stacks whose
+	// benign growth phases fall at different times, so its own growth can
+	// outlast the horizon with no stack's doing so.
+
+	sum := lookSummary{index: idx}
+	if t := f.times[0]; len(t) > 0 {
+		sum.span = seconds(t[len(t)-1])
+	}
+	var persist, suspect int
+	for _, c := range d.cands {
+		if c.kind == persistence {
+			persist++
+		} else {
+			suspect++
 		}
 	}
+	var raised []Alert
+	// With a memory limit, early alerts and persistence alerts each have
+	// half of every budget, so that together they keep within it.
+	split := 1.0
+	if d.cfg.memLimit > 0 {
+		split = 0.5
+	}
+	share, earlyShare := 0.0, 0.0
+	if persist > 0 {
+		d.looks++
+		d.tested = true
+		share = split * stats.SpendWeight(d.looks)
+	}
+	if suspect > 0 && d.cfg.memLimit > 0 {
+		d.earlyLooks++
+		earlyShare = split * stats.SpendWeight(d.earlyLooks)
+	}
+	alertK := d.tarone(persistence, share*(1-d.cfg.alertConf))
+	warnK := d.tarone(persistence, share*(1-d.cfg.warnConf))
+	suspectK := d.tarone(suspicion, 1-d.cfg.warnConf)
+	earlyK := d.tarone(suspicion, earlyShare*(1-d.cfg.alertConf))
+	for _, ser := range d.seriesOf(f) {
+		ser.suspect = nil
+	}
+	for _, c := range d.cands {
+		ser := c.ser
+		switch c.kind {
+		case persistence:
+			sum.testable++
+			// The adjusted p-value is the p-value times the divisor of the
+			// tier the test reached, over the look's share of the budget.
+			adj, sev := 1.0, SeverityNone
+			switch {
+			case share <= 0:
+			case c.p <= share*(1-d.cfg.alertConf)/float64(alertK):
+				adj, sev = c.p*float64(alertK)/share, SeverityAlert
+			case c.p <= share*(1-d.cfg.warnConf)/float64(warnK):
+				adj, sev = c.p*float64(warnK)/share, SeverityWarning
+			default:
+				adj = math.Min(1, c.p*float64(alertK)/share)
+			}
+			if adj < ser.bestP {
+				ser.bestP = adj
+				ser.found = d.describe(f, ser, c, adj, s, idx)
+			}
+			if sev > ser.severity {
+				ser.severity = sev
+				raised = append(raised, d.alert(ser, sev, ser.found))
+			}
+		case suspicion:
+			if c.rise > sum.maxRise {
+				sum.maxRise, sum.riseLevel = c.rise, (1-d.cfg.alertConf)/float64(max(suspectK, 1))
+			}
+			level := (1 - d.cfg.warnConf) / float64(suspectK)
+			if c.p > level || ser.severity >= SeverityWarning {
+				continue
+			}
+			adj := math.Min(1, c.p*float64(suspectK))
+			fd := d.describe(f, ser, c, adj, s, idx)
+			if ser.suspect == nil || adj < ser.suspect.adjusted {
+				ser.suspect = fd
+			}
+			if c.early && earlyShare > 0 && c.p <= earlyShare*(1-d.cfg.alertConf)/float64(earlyK) {
+				fd.adjusted = math.Min(1, c.p*float64(earlyK)/earlyShare)
+				fd.evidence.PValue = fd.adjusted
+				ser.found, ser.bestP = fd, fd.adjusted
+				ser.severity = SeverityAlert
+				raised = append(raised, d.alert(ser, SeverityAlert, fd))
+				ser.suspect = nil
+				continue
+			}
+		}
+	}
+	for _, ser := range d.seriesOf(f) {
+		if ser.suspect != nil {
+			sum.suspects++
+			if d.cfg.suspectAlerts && ser.severity < SeveritySuspect {
+				ser.severity = SeveritySuspect
+				raised = append(raised, d.alert(ser, SeveritySuspect, ser.suspect))
+			}
+		}
+	}
+	d.lastLook = sum
 	return raised
 }
 
-// look tests the newest window at level k and reports an escalation.
-func (d *Detector) look(ser *series, k int, level float64, s *sampler.Sample, idx int) (Alert, bool) {
-	d.pts = ser.hist.Last(k, d.cfg.window, d.pts[:0])
-	pts := d.pts
-	if pts[len(pts)-1].InUseBytes <= pts[0].InUseBytes {
-		return Alert{}, false // cannot be significant growth; skip the arithmetic
-	}
-	d.ys, d.xs = d.ys[:0], d.xs[:0]
-	for _, p := range pts {
-		d.ys = append(d.ys, float64(p.InUseBytes))
-		// Seconds since the window's start: the heap profile changes only at
-		// GC cycles, which grow sparser as the heap grows, so the test runs
-		// on time, not on sample count.
-		d.xs = append(d.xs, float64(p.T-pts[0].T))
-	}
-	// The floor is the quantisation of a sampled profile: one sampled object
-	// stands for about Rate bytes; a mean of 2^k samples quantises finer.
-	noise := float64(s.Rate) * float64(s.Rate) / 12 / float64(uint64(1)<<k)
-	g := stats.GrowthAt(d.xs, d.ys, noise)
-	adj := stats.Adjust(g.P, level)
-	// Describing costs more than testing; only evidence (adj < 1) that
-	// beats the best so far is worth it.
-	if adj < ser.bestP {
-		ser.bestP = adj
-		ser.found = d.describe(ser, k, g, adj, pts, s, idx)
-	}
-	sev := d.severity(adj)
-	if sev <= ser.severity {
-		return Alert{}, false
-	}
-	ser.severity = sev
-	return d.alert(ser, sev), true
+// seriesOf lists a family's series, the total last.
+func (d *Detector) seriesOf(f *family) []*series {
+	out := make([]*series, 0, f.store.Len()+1)
+	f.store.Range(func(_ uint64, ser *series) bool { out = append(out, ser); return true })
+	return append(out, f.total)
 }
 
-func (d *Detector) severity(adjusted float64) Severity {
-	switch {
-	case adjusted <= d.alrtAlp:
-		return SeverityAlert
-	case adjusted <= d.warnAlp:
-		return SeverityWarning
+// tarone returns the divisor Tarone's correction gives tests of kind at
+// level alpha.
+func (d *Detector) tarone(kind testKind, alpha float64) int {
+	if !(alpha > 0) {
+		return 1
 	}
-	return SeverityNone
+	d.minPs = d.minPs[:0]
+	for _, c := range d.cands {
+		if c.kind == kind {
+			d.minPs = append(d.minPs, c.minP)
+		}
+	}
+	return stats.Tarone(d.minPs, alpha)
+}
+
+// consider adds ser's hypotheses at this look: the persistence test at the
+// finest and the coarsest resolution whose history spans one and a half
+// horizons, and the suspect test (a rise above the older half of what the
+// coarsest well-filled level holds).
+func (d *Detector) consider(f *family, ser *series, horizon float64) {
+	finest, coarsest := -1, -1
+	suspectLevel := -1
+	for k := 0; k < ser.counts.Levels(); k++ {
+		n := ser.counts.Len(k)
+		if n >= 8 || (k == 0 && n >= 4) {
+			suspectLevel = k
+		}
+		if n < 4 {
+			continue
+		}
+		times := levelTimes(f, k, n)
+		if times[len(times)-1]-times[0] >= 1.5*horizon {
+			if finest < 0 {
+				finest = k
+			}
+			coarsest = k
+		}
+	}
+	if finest >= 0 {
+		d.persistence(f, ser, finest, horizon)
+		if coarsest != finest {
+			d.persistence(f, ser, coarsest, horizon)
+		}
+	}
+	if suspectLevel >= 0 {
+		d.suspicion(f, ser, suspectLevel, horizon)
+	}
+}
+
+// levelTimes returns the end times of the newest n blocks of level, as of
+// this look: every series of a family completes its blocks with the family's
+// clock, so a series' newest n blocks end at the clock's newest n times.
+func levelTimes(f *family, level, n int) []float64 {
+	t := f.times[level]
+	return t[len(t)-min(n, len(t)):]
+}
+
+// events is the number of sampled births and deaths between two blocks.
+func events(from, to storage.Count) int64 {
+	births := int64(to.Born - from.Born) // wraps correctly
+	deaths := births - (int64(to.Live) - int64(from.Live))
+	return births + max(0, deaths)
+}
+
+// riseAbove tests the newest block's live count against the highest live
+// count of blocks (lo, hi] and the end of block lo, counting events from the
+// block before the peak (which can only make the test more conservative).
+func riseAbove(b []storage.Count, lo, hi int) (stats.Rise, int) {
+	ref, from := b[lo].Live, lo
+	for i := lo + 1; i <= hi; i++ {
+		if b[i].Peak > ref {
+			ref, from = b[i].Peak, i-1
+		}
+		if b[i].Live > ref {
+			ref, from = b[i].Live, i
+		}
+	}
+	n := len(b) - 1
+	return stats.Rise{Events: events(b[from], b[n]), Rise: int64(b[n].Live) - int64(ref)}, from
+}
+
+// persistence adds the persistence hypothesis at one level. With blocks
+// e0…en ending at times T0…Tn, it picks (from the times alone, never the
+// counts) an early piece (e0, eA] and a late piece [eB, en] with
+// T_B − T_A ≥ horizon, splitting the rest evenly; growth must be significant
+// in the early piece and, in the late piece, above the highest count reached
+// since eA. A growth that stops within the horizon cannot do both.
+func (d *Detector) persistence(f *family, ser *series, level int, horizon float64) {
+	n := ser.counts.Len(level)
+	b := ser.counts.Last(level, n, d.blocks[:0])
+	d.blocks = b
+	times := levelTimes(f, level, n)
+	last := len(b) - 1
+	target := times[0] + (times[last]-times[0]-horizon)/2
+	a := -1
+	for i := 1; i < last && times[i] <= target; i++ {
+		a = i
+	}
+	if a < 0 {
+		return
+	}
+	bi := -1
+	for i := a + 1; i < last; i++ {
+		if times[i]-times[a] >= horizon {
+			bi = i
+			break
+		}
+	}
+	if bi < 0 {
+		return
+	}
+	early := stats.Rise{Events: events(b[0], b[a]), Rise: int64(b[a].Live) - int64(b[0].Live)}
+	late, _ := riseAbove(b, a, bi)
+	minP := math.Max(early.MinP(), stats.MinP(events(b[a], b[last])))
+	p := math.Max(early.P(), late.P())
+	d.cands = append(d.cands, candidate{
+		ser: ser, kind: persistence, level: level, p: p, minP: minP,
+		rise: min(early.Rise, late.Rise), events: early.Events + late.Events, growFrom: times[0],
+	})
+}
+
+// suspicion adds the suspect hypothesis: the newest count against the
+// highest of the older half of the level.
+func (d *Detector) suspicion(f *family, ser *series, level int, horizon float64) {
+	n := ser.counts.Len(level)
+	b := ser.counts.Last(level, n, d.blocks[:0])
+	d.blocks = b
+	times := levelTimes(f, level, n)
+	last := len(b) - 1
+	half := last / 2
+	rise, from := riseAbove(b, 0, half)
+	c := candidate{
+		ser: ser, kind: suspicion, level: level, p: rise.P(), minP: stats.MinP(events(b[0], b[last])),
+		rise: rise.Rise, events: rise.Events, growFrom: times[from],
+	}
+	if lim := d.cfg.memLimit; lim > 0 && f.total != nil && rise.Rise > 0 && ser.perObj > 0 {
+		// Alert early only when the growth's lower bound would reach the
+		// memory limit before the horizon could confirm it.
+		dt := times[last] - times[from]
+		if dt > 0 {
+			low := (float64(rise.Rise) - 1.96*math.Sqrt(float64(rise.Events))) * ser.perObj / dt
+			headroom := float64(lim - f.total.bytes)
+			c.early = low > 0 && low*horizon >= headroom
+		}
+	}
+	d.cands = append(d.cands, c)
 }
 
 // describe turns a test into reportable evidence. It runs only when a stack
 // becomes more suspicious, so it may allocate.
-func (d *Detector) describe(ser *series, k int, g stats.GrowthResult, adj float64, pts []storage.Point, s *sampler.Sample, idx int) *finding {
-	n := len(pts)
-	span := float64(pts[n-1].T - pts[0].T)
-	f := d.families[ser.resource]
-	objs := make([]float64, n)
-	for i, p := range pts {
-		objs[i] = float64(p.InUseObjects)
+func (d *Detector) describe(f *family, ser *series, c candidate, adj float64, s *sampler.Sample, idx int) *finding {
+	n := ser.counts.Len(c.level)
+	b := ser.counts.Last(c.level, n, nil)
+	times := f.clock.Last(c.level, n, nil)
+	last := len(b) - 1
+	span := times[last] - times[0]
+	bpo := ser.perObj
+	// The rate of net retention over the level, with a 95 % interval from
+	// the counting noise of the events behind it.
+	net := float64(int64(b[last].Live) - int64(b[0].Live))
+	ev := float64(events(b[0], b[last]))
+	var rate, lo, hi float64
+	if span > 0 {
+		rate = net / span
+		lo = (net - 1.96*math.Sqrt(ev)) / span
+		hi = (net + 1.96*math.Sqrt(ev)) / span
 	}
-	// Report the slope and interval of the noise model that decided, so the
-	// interval agrees with the confidence shown beside it.
-	decided := g.Full
-	if g.DriftP < g.TrendP {
-		decided = g.DriftFull
+	objScale := 0.0
+	if ser.live > 0 {
+		objScale = float64(ser.objects) / float64(ser.live)
 	}
-	lo, hi := decided.Interval(0.95)
-	ev := Evidence{
+	levelAlpha := 1 - d.cfg.alertConf
+	needed := stats.RiseNeeded(c.events, levelAlpha*stats.SpendWeight(max(d.looks, 1)))
+	ys := make([]float64, len(b))
+	for i, x := range b {
+		ys[i] = float64(x.Live) * bpo
+	}
+	grewFor := times[last] - c.growFrom
+	e := Evidence{
 		PValue:                 adj,
-		RawPValue:              g.P,
-		GrowthBytesPerSecond:   decided.Slope,
-		GrowthObjectsPerSecond: stats.TrendAt(d.xs, objs, 0).Slope,
-		SlopeLow:               lo,
-		SlopeHigh:              hi,
-		Samples:                n,
-		Window:                 time.Duration(span * float64(time.Second)),
-		InUseBytes:             int64(pts[n-1].InUseBytes),
-		InUseObjects:           int64(pts[n-1].InUseObjects),
-		Retention:              retention(pts),
+		RawPValue:              c.p,
+		GrowthBytesPerSecond:   rate * bpo,
+		GrowthObjectsPerSecond: rate * objScale,
+		SlopeLow:               lo * bpo,
+		SlopeHigh:              hi * bpo,
+		Samples:                len(b),
+		Window:                 seconds(span),
+		InUseBytes:             ser.bytes,
+		InUseObjects:           ser.objects,
+		Retention:              retention(b[0], b[last]),
 		ProvenLeaked:           ser.proven,
+		RetainedSampled:        c.rise,
+		EventsSampled:          c.events,
+		NeededSampled:          needed,
+		GrowingFor:             seconds(max(0, grewFor)),
+		Horizon:                d.cfg.horizon,
+		GrowthStart:            f.at(times[growthStart(ys)]),
 	}
-	if newest, ok := ser.hist.Newest(); ok {
-		ev.InUseBytes, ev.InUseObjects = int64(newest.InUseBytes), int64(newest.InUseObjects)
+	switch {
+	case c.kind == persistence:
+		e.Reason = fmt.Sprintf("grew on both sides of a %v horizon: %d sampled objects retained", d.cfg.horizon, c.rise)
+	case c.early:
+		e.Reason = fmt.Sprintf("projected to reach the memory limit (%d bytes) within the %v horizon", d.cfg.memLimit, d.cfg.horizon)
+	default:
+		e.Lacks = fmt.Sprintf("%d sampled objects retained; %d needed at %.2f; growing for %v of the %v horizon",
+			max(c.rise, 0), needed, d.cfg.alertConf, e.GrowingFor.Round(time.Second), d.cfg.horizon)
 	}
-	ev.GrowthStart = f.at(pts[growthStart(d.ys)].T)
-	intercept := mean(d.ys) - decided.Slope*mean(d.xs)
+	intercept := ys[0]
 	return &finding{
-		level:    k,
-		growth:   g,
+		level:    c.level,
 		adjusted: adj,
-		pattern:  classify(d.ys),
-		evidence: ev,
+		pattern:  classify(ys),
+		evidence: e,
 		trend: [2]Point{
-			{Time: f.at(pts[0].T), InUseBytes: intercept},
-			{Time: f.at(pts[n-1].T), InUseBytes: intercept + decided.Slope*d.xs[n-1]},
+			{Time: f.at(times[0]), InUseBytes: intercept},
+			{Time: f.at(times[last]), InUseBytes: intercept + rate*bpo*span},
 		},
 		index: idx,
 		time:  s.Time,
 	}
 }
 
-func (f *family) at(t float32) time.Time {
-	return f.origin.Add(time.Duration(float64(t) * float64(time.Second)))
+func seconds(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
+
+func (f *family) at(t float64) time.Time {
+	return f.origin.Add(seconds(t))
 }
 
-func (d *Detector) alert(ser *series, sev Severity) Alert {
-	fd := ser.found
+func (d *Detector) alert(ser *series, sev Severity, fd *finding) Alert {
 	return Alert{
 		Severity:   sev,
 		Confidence: 1 - fd.adjusted,
@@ -360,22 +685,105 @@ func (d *Detector) alert(ser *series, sev Severity) Alert {
 	}
 }
 
-// history converts a level of ser's history to plot points.
+// history converts a level of ser's counts to plot points.
 func (d *Detector) history(ser *series, level int) []Point {
 	f := d.families[ser.resource]
-	pts := ser.hist.Last(level, ser.hist.Len(level), nil)
-	out := make([]Point, len(pts))
-	for i, p := range pts {
-		out[i] = Point{Time: f.at(p.T), InUseBytes: float64(p.InUseBytes), InUseObjects: float64(p.InUseObjects)}
+	n := ser.counts.Len(level)
+	b := ser.counts.Last(level, n, nil)
+	times := f.clock.Last(level, n, nil)
+	objScale := 0.0
+	if ser.live > 0 {
+		objScale = float64(ser.objects) / float64(ser.live)
+	}
+	out := make([]Point, len(b))
+	for i, x := range b {
+		out[i] = Point{Time: f.at(times[i]), InUseBytes: float64(x.Live) * ser.perObj, InUseObjects: float64(x.Live) * objScale}
 	}
 	return out
 }
 
 // Alerts returns the escalations raised so far, oldest first: all of them
 // unless stacks were evicted and escalated again, in which case at least
-// the newest 2·(WithMaxStacks + resources) are kept.
+// the newest 3·(WithMaxStacks + resources) are kept.
 func (d *Detector) Alerts() []Alert {
 	return append([]Alert(nil), d.alerts...)
+}
+
+// Suspects returns the stacks whose growth the newest look found
+// significant but could not yet confirm as a leak (too young for the
+// horizon, or too little evidence for the alert confidence), most
+// confident first. Each one's Evidence.Lacks says what is missing.
+func (d *Detector) Suspects() []Alert {
+	var out []Alert
+	d.each(func(ser *series) {
+		if ser.suspect != nil && ser.severity < SeverityWarning {
+			out = append(out, d.alert(ser, SeveritySuspect, ser.suspect))
+		}
+	})
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Confidence > out[j].Confidence })
+	return out
+}
+
+// Verdict says how much the Detector could decide: whether any
+// persistence test was possible, and, when none flagged anything, what the
+// evidence lacked.
+type Verdict struct {
+	// Samples is the number of Samples observed.
+	Samples int `json:"samples"`
+	// Looks counts the looks at which some persistence test was possible.
+	Looks uint64 `json:"looks"`
+	// Span is the time the newest look's history covered.
+	Span time.Duration `json:"span_ns"`
+	// Horizon is the persistence horizon growth had to outlast.
+	Horizon time.Duration `json:"horizon_ns"`
+	// Tested counts the persistence tests at the newest look.
+	Tested int `json:"tested"`
+	// Alerts and Suspects count flagged and suspected stacks.
+	Alerts   int `json:"alerts"`
+	Suspects int `json:"suspects"`
+	// Inconclusive is true when nothing was flagged and either no
+	// persistence test was ever possible (too short a history for the
+	// horizon) or some stack is still a suspect.
+	Inconclusive bool `json:"inconclusive"`
+	// Reason says, in a sentence, why the verdict is inconclusive.
+	Reason string `json:"reason,omitempty"`
+}
+
+// Verdict reports what the Detector could decide so far.
+func (d *Detector) Verdict() Verdict {
+	v := Verdict{Samples: d.index, Looks: d.looks, Span: d.lastLook.span, Horizon: d.cfg.horizon, Tested: d.lastLook.testable}
+	v.Alerts = len(d.Flagged())
+	v.Suspects = len(d.Suspects())
+	switch {
+	case v.Alerts > 0:
+	case !d.tested:
+		v.Inconclusive = true
+		need := seconds(1.5 * d.cfg.horizon.Seconds())
+		v.Reason = fmt.Sprintf("%d samples spanning %v: a persistence test needs a stack's history to span %v (1.5 × the %v horizon)",
+			d.index, v.Span.Round(time.Millisecond), need, d.cfg.horizon)
+	case v.Suspects > 0:
+		v.Inconclusive = true
+		v.Reason = fmt.Sprintf("%d suspect stacks grew significantly but not yet for long enough or with enough sampled objects to confirm at %.2f", v.Suspects, d.cfg.alertConf)
+	}
+	return v
+}
+
+// Conclude runs a look at the newest sample if it was not one, so that a
+// finite series (stored profiles) is tested on all its evidence. It returns
+// the escalations that look caused.
+func (d *Detector) Conclude() []Alert {
+	var raised []Alert
+	for _, r := range d.order {
+		f := d.families[r]
+		if !f.started || f.n == 0 || f.lookedAt == f.n {
+			continue
+		}
+		s := &sampler.Sample{Time: f.last, Resource: r}
+		got := d.look(f, s, d.index-1)
+		d.alerts = append(d.alerts, got...)
+		raised = append(raised, got...)
+	}
+	return raised
 }
 
 // Samples reports how many Samples the Detector has observed.
@@ -407,14 +815,20 @@ func (d *Detector) pattern(ser *series) Pattern {
 		Frames:     ser.frames,
 		Severity:   ser.severity,
 		Confidence: 1 - ser.bestP,
-		Samples:    int(ser.hist.Pushed(0)),
+		Samples:    int(ser.pushedAt - ser.first + 1),
 	}
 	level := 0
-	if ser.found != nil {
-		p.Type = ser.found.pattern
-		p.Evidence = ser.found.evidence
-		p.Trend = ser.found.trend
-		level = ser.found.level
+	fd := ser.found
+	if ser.suspect != nil && ser.severity < SeverityWarning {
+		fd = ser.suspect
+		p.Severity = SeveritySuspect
+		p.Confidence = 1 - fd.adjusted
+	}
+	if fd != nil {
+		p.Type = fd.pattern
+		p.Evidence = fd.evidence
+		p.Trend = fd.trend
+		level = fd.level
 	}
 	p.History = d.history(ser, level)
 	return p
@@ -438,7 +852,7 @@ func (d *Detector) Stats() DetectorStats {
 		st.Tracked += f.store.Len()
 		st.Evicted += f.store.Evictions()
 		f.store.Range(func(_ uint64, ser *series) bool {
-			st.StorageBytes += ser.hist.SizeBytes()
+			st.StorageBytes += ser.counts.SizeBytes()
 			return true
 		})
 	}
@@ -458,13 +872,15 @@ type DetectorStats struct {
 	StorageBytes int
 }
 
-func retention(pts []storage.Point) float64 {
-	n := len(pts)
-	da := float64(pts[n-1].AllocBytes - pts[0].AllocBytes)
-	if da <= 0 {
+// retention is the share of sampled births between two blocks still live
+// at the second: near 1 for a pure leak, small under churn; −1 without
+// births.
+func retention(from, to storage.Count) float64 {
+	births := float64(to.Born - from.Born)
+	if births <= 0 {
 		return -1
 	}
-	r := float64(pts[n-1].InUseBytes-pts[0].InUseBytes) / da
+	r := float64(int64(to.Live)-int64(from.Live)) / births
 	return math.Min(math.Max(r, 0), 1)
 }
 

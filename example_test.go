@@ -30,7 +30,9 @@ func ExampleStart() {
 }
 
 // A Detector is the engine without the background goroutine: feed it
-// samples from any source, one at a time, as they arrive.
+// samples from any source, one at a time, as they arrive. Its evidence is
+// the sampled objects each stack holds and was born; growth must outlast
+// the horizon (ten minutes by default) to be a leak.
 func ExampleDetector() {
 	det, err := leakguard.NewDetector()
 	if err != nil {
@@ -40,24 +42,28 @@ func ExampleDetector() {
 	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	handler := []sampler.Frame{{Function: "main.handle", File: "main.go", Line: 42}}
 	cache := []sampler.Frame{{Function: "main.fill", File: "cache.go", Line: 7}}
-	for i := range 120 {
-		noise := func() int64 { return rng.Int64N(64 << 10) }
+	var leaked, cached, cacheBorn int64
+	for i := range 200 {
+		leaked += rng.Int64N(3) // retains one sampled object per sample on average
+		born := rng.Int64N(5)   // the cache fills for five minutes, then replaces entries
+		cacheBorn += born
+		cached = min(cached+born, 60)
 		s := &sampler.Sample{
 			Time:     start.Add(time.Duration(i) * 10 * time.Second),
 			Resource: sampler.Heap,
 			Seq:      uint64(i + 1),
+			Rate:     64 << 10,
 			Records: []sampler.Record{
-				{Stack: 1, Frames: handler, InUseBytes: int64(i)<<20 + noise()},        // leaks 1 MiB per sample
-				{Stack: 2, Frames: cache, InUseBytes: min(int64(i), 20)<<20 + noise()}, // warms up, then stays
+				{Stack: 1, Frames: handler, InUseSampled: leaked, AllocSampled: leaked, InUseBytes: leaked << 16},
+				{Stack: 2, Frames: cache, InUseSampled: cached, AllocSampled: cacheBorn, InUseBytes: cached << 16},
 			},
 		}
 		for _, a := range det.Observe(s) {
-			if a.Severity == leakguard.SeverityAlert && a.Stack != leakguard.TotalStack {
-				fmt.Printf("%s: %s growth at %s, sample %d\n", a.Severity, a.Pattern, a.Leaf().Function, a.Index)
-			}
+			fmt.Printf("%s at %s after %v: %d sampled objects retained\n",
+				a.Severity, a.Leaf().Function, a.Time.Sub(start), a.Evidence.RetainedSampled)
 		}
 	}
-	// Output: alert: gradual growth at main.handle, sample 47
+	// Output: alert at main.handle after 20m20s: 24 sampled objects retained
 }
 
 // Mount the page next to net/http/pprof, behind the same access control:

@@ -55,8 +55,14 @@ func Start(opts ...Option) (*Guard, error) {
 	if err != nil {
 		return nil, err
 	}
-	if cfg.memRate > 0 {
+	switch {
+	case cfg.memRateSet && cfg.memRate > 0:
 		runtime.MemProfileRate = cfg.memRate
+	case !cfg.memRateSet && runtime.MemProfileRate == runtimeDefaultMemProfileRate:
+		runtime.MemProfileRate = DefaultMemProfileRate
+	}
+	if !cfg.memLimitSet {
+		cfg.memLimit = memoryLimit()
 	}
 	samplers := cfg.samplers
 	if len(samplers) == 0 {
@@ -91,7 +97,7 @@ func Start(opts ...Option) (*Guard, error) {
 	}
 	register(g)
 	cfg.logger.Info("leakguard: started", "interval", cfg.interval, "samplers", len(samplers),
-		"window", cfg.window, "alert_confidence", cfg.alertConf, "max_stacks", cfg.maxStacks)
+		"horizon", cfg.horizon, "alert_confidence", cfg.alertConf, "max_stacks", cfg.maxStacks)
 	return g, nil
 }
 

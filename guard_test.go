@@ -51,7 +51,7 @@ func (s *scriptedSampler) Sample(ctx context.Context) (*sampler.Sample, error) {
 			return nil, err
 		}
 	}
-	return sample(i, 0, map[uint64]int64{1: 1 << 20, 2: int64(i+1) << 20}), nil
+	return counts(i, 0, map[uint64][2]int64{1: {10, 10}, 2: {int64(3 * (i + 1)), int64(3 * (i + 1))}}), nil
 }
 
 func (s *scriptedSampler) Resource() sampler.Resource { return sampler.Heap }
@@ -64,6 +64,7 @@ func TestGuardDeliversAlertsAndIsolatesPanickingCallback(t *testing.T) {
 	var panicked atomic.Int32
 	src := &scriptedSampler{}
 	g, err := Start(
+		WithHorizon(horizon4s),
 		WithSampler(src),
 		WithInterval(time.Millisecond),
 		WithLogger(slog.New(slog.NewJSONHandler(&logs, nil))),
@@ -100,6 +101,7 @@ func TestGuardSurvivesFailingAndHangingSamplers(t *testing.T) {
 	hangs := &scriptedSampler{hang: true}
 	got := make(chan Alert, 1)
 	g, err := Start(
+		WithHorizon(horizon4s),
 		WithSampler(hangs, fails),
 		WithInterval(time.Millisecond),
 		WithSampleTimeout(time.Millisecond),
@@ -126,6 +128,7 @@ func TestGuardBlockedCallbackNeverBlocksAnalysis(t *testing.T) {
 	entered := make(chan struct{}, 1)
 	src := &scriptedSampler{notifyAt: 200, reached: make(chan struct{})}
 	g, err := Start(
+		WithHorizon(horizon4s),
 		WithSampler(src),
 		WithInterval(time.Millisecond),
 		WithAlertQueue(1),

@@ -16,15 +16,23 @@ type Severity int
 const (
 	// SeverityNone means the stack is tracked but not significantly growing.
 	SeverityNone Severity = iota
+	// SeveritySuspect means growth the evidence cannot yet confirm: a rise
+	// significant at the warning confidence at the newest look, too young
+	// for the horizon or too small for the alert confidence. Suspects are
+	// reported (Detector.Suspects, Report.Suspects) but reach OnAlert only
+	// with WithSuspectAlerts.
+	SeveritySuspect
 	// SeverityWarning means growth significant at the warning confidence.
 	SeverityWarning
 	// SeverityAlert means growth significant at the alert confidence.
 	SeverityAlert
 )
 
-// String returns "none", "warning" or "alert".
+// String returns "none", "suspect", "warning" or "alert".
 func (s Severity) String() string {
 	switch s {
+	case SeveritySuspect:
+		return "suspect"
 	case SeverityWarning:
 		return "warning"
 	case SeverityAlert:
@@ -43,6 +51,8 @@ func (s *Severity) UnmarshalText(b []byte) error {
 	switch string(b) {
 	case "none":
 		*s = SeverityNone
+	case "suspect":
+		*s = SeveritySuspect
 	case "warning":
 		*s = SeverityWarning
 	case "alert":
@@ -93,6 +103,23 @@ type Evidence struct {
 	// reports blocked forever. It corroborates the statistical evidence;
 	// 0 when the analysis is unavailable or found none.
 	ProvenLeaked int64 `json:"proven_leaked,omitempty"`
+	// RetainedSampled is the decisive rise in live sampled objects (for a
+	// persistence test, the smaller of its two rises), EventsSampled the
+	// sampled births and deaths behind it: the evidence itself. A stack that
+	// only retains has p = 2^−RetainedSampled.
+	RetainedSampled int64 `json:"retained_sampled"`
+	EventsSampled   int64 `json:"events_sampled"`
+	// NeededSampled is the rise over those events that the alert
+	// confidence would need at the current look.
+	NeededSampled int64 `json:"needed_sampled"`
+	// GrowingFor is how long the tested rise has gone on; Horizon is how
+	// long growth must persist to be called a leak (WithHorizon).
+	GrowingFor time.Duration `json:"growing_for_ns"`
+	Horizon    time.Duration `json:"horizon_ns"`
+	// Reason says in a sentence what the decision rests on; Lacks, for a
+	// suspect, what it still lacks.
+	Reason string `json:"reason,omitempty"`
+	Lacks  string `json:"lacks,omitempty"`
 }
 
 // Point is one point of a stack's history.

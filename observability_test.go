@@ -63,6 +63,7 @@ func TestObservability(t *testing.T) {
 	g, err := Start(
 		WithSampler(hs),
 		WithInterval(5*time.Millisecond),
+		WithHorizon(100*time.Millisecond),
 		WithLogger(slog.New(slog.NewJSONHandler(&logs, nil))),
 		OnAlert(func(a Alert) {
 			if a.Severity == SeverityAlert && a.Leaf().Function == "github.com/leakguard/leakguard.leakForObservability" {

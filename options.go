@@ -22,7 +22,10 @@ type config struct {
 	maxStacks     int
 	history       int
 	levels        int
-	window        int
+	horizon       time.Duration
+	memLimit      int64
+	memLimitSet   bool
+	suspectAlerts bool
 	samplers      []sampler.Sampler
 	callbacks     []func(Alert)
 	logger        *slog.Logger
@@ -34,20 +37,38 @@ type config struct {
 	reportEvery   time.Duration
 	reportFn      func(Report)
 	memRate       int
+	memRateSet    bool
 }
 
-// Defaults. The window of 48 samples is the persistence requirement: growth
-// must go on through 48 consecutive samples (at the finest resolution) to be
-// called a leak, so a warm-up shorter than about 24 samples is never flagged,
-// and a steady leak is found within about 60 samples.
+// Defaults.
 const (
 	DefaultInterval          = 10 * time.Second
 	DefaultWarningConfidence = 0.95
 	DefaultAlertConfidence   = 0.99
 	DefaultMaxStacks         = 10000
-	DefaultWindow            = 48
-	DefaultLevels            = 4
-	defaultQueue             = 64
+	// DefaultHorizon is how long growth must persist to be called a leak:
+	// growth that stops within it (a cache filling, a pool reaching its
+	// working size, a buffer growing to its high-water mark) is never an
+	// alert. Ten minutes covers the warm-ups of common caches and pools at
+	// a service's steady load; a service that warms up longer sets
+	// WithHorizon. An alert needs about one and a half horizons of a
+	// stack's history.
+	DefaultHorizon = 10 * time.Minute
+	// DefaultHistory is the blocks each resolution level keeps per stack,
+	// and DefaultLevels the number of levels: level k holds blocks of 2^k
+	// samples, so the history spans 16·2^9 samples (a day at 10 s) in at
+	// most 10·16 blocks of 12 bytes.
+	DefaultHistory = 16
+	DefaultLevels  = 10
+	// DefaultMemProfileRate is the runtime.MemProfileRate Start sets when
+	// the program left it at the runtime's default of 512 KiB: eight times
+	// the sampled objects per leaked byte. The runtime samples by a
+	// geometric countdown in the allocation path and records a stack only
+	// for the sampled allocations; at 64 KiB that is one stack walk per
+	// 64 KiB allocated — on the order of 0.1 % of CPU for a service
+	// allocating 1 GB/s (see the README's measurements).
+	DefaultMemProfileRate = 64 << 10
+	defaultQueue          = 64
 )
 
 func defaultConfig() config {
@@ -56,10 +77,10 @@ func defaultConfig() config {
 		warnConf:   DefaultWarningConfidence,
 		alertConf:  DefaultAlertConfidence,
 		maxStacks:  DefaultMaxStacks,
-		history:    DefaultWindow,
+		history:    DefaultHistory,
 		levels:     DefaultLevels,
-		window:     DefaultWindow,
-		logger:     slog.Default(),
+		horizon:    DefaultHorizon,
+		logger:     slog.New(slog.DiscardHandler),
 		queue:      defaultQueue,
 		plotPoints: 128,
 	}
@@ -74,12 +95,6 @@ func newConfig(opts []Option) (config, error) {
 		if err := o(&c); err != nil {
 			return c, err
 		}
-	}
-	if !c.historySet {
-		c.history = c.window
-	}
-	if c.history < c.window {
-		return c, fmt.Errorf("leakguard: WithHistory(%d) is shorter than WithWindow(%d): the history must hold a whole window", c.history, c.window)
 	}
 	if c.sampleTimeout == 0 {
 		c.sampleTimeout = c.interval
@@ -131,35 +146,72 @@ func WithMaxStacks(n int) Option {
 	}
 }
 
-// WithHistory sets how many points each resolution level of a stack's
-// history keeps (default: the window) and how many levels there are
-// (default 4). Level k holds means of 2^k consecutive samples, so the
-// history spans history·2^(levels−1) samples in O(history·levels) memory,
-// and slow leaks become visible at the coarser levels.
+// WithHistory sets how many blocks each resolution level of a stack's
+// history keeps (default DefaultHistory) and how many levels there are
+// (default DefaultLevels). Level k holds blocks of 2^k consecutive samples
+// (the live count at the block's end, its peak within the block, the
+// cumulative births), so the history spans points·2^(levels−1) samples in
+// O(points·levels) memory and slow leaks are tested at the coarser levels.
+// More points give the tests a finer choice of where the horizon falls.
 func WithHistory(points, levels int) Option {
 	return func(c *config) error {
 		if points < 8 || points > 1<<16 {
 			return fmt.Errorf("leakguard: WithHistory(%d, %d): points must be in [8, 65536]", points, levels)
 		}
-		if levels < 1 || levels > 16 {
-			return fmt.Errorf("leakguard: WithHistory(%d, %d): levels must be in [1, 16]", points, levels)
+		if levels < 1 || levels > 24 {
+			return fmt.Errorf("leakguard: WithHistory(%d, %d): levels must be in [1, 24]", points, levels)
 		}
 		c.history, c.levels, c.historySet = points, levels, true
 		return nil
 	}
 }
 
-// WithWindow sets the persistence window in samples (default 48): the number
-// of consecutive points, at any one resolution, over which growth must
-// persist before it counts as a leak. A larger window tolerates longer
-// warm-ups and finds leaks later; a smaller one finds them sooner and calls
-// shorter warm-ups leaks. This is the detector's one trade-off.
-func WithWindow(samples int) Option {
+// WithHorizon sets how long growth must persist to be called a leak
+// (default DefaultHorizon): the detector's one trade-off. Growth that stops
+// within the horizon — a warm-up, a buffer reaching its high-water mark —
+// is never an alert (at most a suspect while it grows); growth that goes on
+// is alerted once a stack's history spans about one and a half horizons and
+// holds enough sampled objects. A longer horizon tolerates longer warm-ups
+// and alerts later. A growth projected to reach the process's memory limit
+// before the horizon ends is alerted early (WithMemoryLimit).
+//
+// For a finite series (stored profiles), a horizon of 0.4 × the series'
+// span keeps growth that stops within the first 40 % of it silent whatever
+// the clock: the CLI's analyze does that.
+func WithHorizon(d time.Duration) Option {
 	return func(c *config) error {
-		if samples < 8 || samples > 1<<16 {
-			return fmt.Errorf("leakguard: WithWindow(%d): must be in [8, 65536]", samples)
+		if d < time.Millisecond {
+			return fmt.Errorf("leakguard: WithHorizon(%v): must be at least 1ms", d)
 		}
-		c.window = samples
+		c.horizon = d
+		return nil
+	}
+}
+
+// WithMemoryLimit sets the memory limit, in bytes, against which a growing
+// stack is projected (default: what Start finds — GOMEMLIMIT when set, else
+// the cgroup's memory.max — and none for a Detector). A suspect whose
+// growth, at the lower end of its 95 % interval, would fill the remaining
+// headroom within the horizon is alerted at once instead of after the
+// horizon. 0 turns the projection off.
+func WithMemoryLimit(bytes int64) Option {
+	return func(c *config) error {
+		if bytes < 0 {
+			return fmt.Errorf("leakguard: WithMemoryLimit(%d): must not be negative", bytes)
+		}
+		c.memLimit, c.memLimitSet = bytes, true
+		return nil
+	}
+}
+
+// WithSuspectAlerts makes OnAlert callbacks receive suspects too (Severity
+// SeveritySuspect), once per stack when it first becomes one. By default
+// suspects are only reported (Report.Suspects, Detector.Suspects, the page):
+// they are growth the evidence cannot yet confirm, and a callback that pages
+// someone should not hear of them.
+func WithSuspectAlerts() Option {
+	return func(c *config) error {
+		c.suspectAlerts = true
 		return nil
 	}
 }
@@ -196,8 +248,9 @@ func OnAlert(fn func(Alert)) Option {
 	}
 }
 
-// WithLogger sets the logger for alerts and lifecycle events (default
-// slog.Default()).
+// WithLogger sets the logger for alerts and lifecycle events. By default
+// leakguard logs nothing, as a library should: alerts reach OnAlert, and a
+// service that wants them in its logs passes its logger here.
 func WithLogger(l *slog.Logger) Option {
 	return func(c *config) error {
 		if l == nil {
@@ -246,18 +299,20 @@ func WithGoroutines() Option {
 
 // WithMemProfileRate sets runtime.MemProfileRate when Start runs: the
 // runtime then records about one allocation per rate bytes in the heap
-// profile leakguard reads (default 512 KiB). A lower rate finds slow leaks
-// sooner — the README's Results measure 64 KiB against the default — at a
-// small cost on the allocation path. The setting is process-wide, applies
-// to allocations made from then on (set it as early in main as you can),
-// and is not restored by Stop. Only Start applies it; a Detector reads
-// whatever samples it is given.
+// profile leakguard reads. Without this option Start lowers the runtime's
+// default of 512 KiB to DefaultMemProfileRate (64 KiB: eight times the
+// evidence per leaked byte, at a cost measured in the README) and leaves
+// any other value — set by the program or GODEBUG=memprofilerate — alone;
+// WithMemProfileRate(0) leaves the rate alone whatever it is. The setting
+// is process-wide, applies to allocations made from then on (start the
+// Guard as early in main as you can), and is not restored by Stop. Only
+// Start applies it; a Detector reads whatever samples it is given.
 func WithMemProfileRate(rate int) Option {
 	return func(c *config) error {
-		if rate < 1 {
-			return fmt.Errorf("leakguard: WithMemProfileRate(%d): must be at least 1 (0 would turn heap profiling off)", rate)
+		if rate < 0 {
+			return fmt.Errorf("leakguard: WithMemProfileRate(%d): must be at least 1, or 0 to leave the rate alone", rate)
 		}
-		c.memRate = rate
+		c.memRate, c.memRateSet = rate, true
 		return nil
 	}
 }

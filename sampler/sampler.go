@@ -72,6 +72,15 @@ type Record struct {
 	// leaves them zero.
 	AllocBytes   int64
 	AllocObjects int64
+	// InUseSampled and AllocSampled are the raw sampled object counts
+	// behind the estimates above: live sampled objects and cumulative
+	// sampled births. They are the evidence the detector tests (an estimate
+	// scaled up from few samples is not more evidence than the samples).
+	// A backend that records every event sets them equal to the counts; one
+	// that cannot know births leaves AllocSampled zero. When both are zero
+	// the detector recovers them from the estimates and Rate.
+	InUseSampled int64
+	AllocSampled int64
 	// ProvenLeaked counts objects a sound analysis proved leaked (the
 	// runtime's goroutineleak profile, for goroutines); 0 when unknown.
 	ProvenLeaked int64

@@ -57,16 +57,18 @@ func runAnalyze(args []string, stdout, stderr io.Writer) int {
 	for _, e := range files.Skipped() {
 		fmt.Fprintln(stderr, "leakguard analyze: skipped:", e)
 	}
-	det, err := out.detector()
+	all := files.Samples()
+	det, err := out.detector(all[len(all)-1].Time.Sub(all[0].Time))
 	if err != nil {
 		fmt.Fprintln(stderr, "leakguard analyze:", err)
 		return exitUsage
 	}
 	// One profile at a time, as a live run would see them: detection
 	// indices never use hindsight.
-	for _, s := range files.Samples() {
+	for _, s := range all {
 		det.Observe(s)
 	}
+	det.Conclude()
 	samples := files.Samples()
 	rep := buildReport(det, len(samples), samples[0].Time, samples[len(samples)-1].Time, out.top)
 	for _, e := range files.Skipped() {
@@ -107,15 +109,17 @@ func analyzeReplicas(paths []string, opts []pprofile.FilesOption, out *outputFla
 			fmt.Fprintln(stderr, "leakguard analyze: skipped:", e)
 			skipped = append(skipped, e.Error())
 		}
-		det, err := leakguard.NewDetector(leakguard.WithConfidence(1-warnAlpha, 1-alpha), leakguard.WithWindow(out.window))
+		samples := files.Samples()
+		span := samples[len(samples)-1].Time.Sub(samples[0].Time)
+		det, err := leakguard.NewDetector(leakguard.WithConfidence(1-warnAlpha, 1-alpha), leakguard.WithHorizon(out.horizon.of(span)))
 		if err != nil {
 			fmt.Fprintln(stderr, "leakguard analyze:", err)
 			return exitUsage
 		}
-		samples := files.Samples()
 		for _, s := range samples {
 			det.Observe(s)
 		}
+		det.Conclude()
 		profiles += len(samples)
 		repeated += files.Repeated()
 		if first := samples[0].Time; start.IsZero() || first.Before(start) {

@@ -5,6 +5,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"strconv"
+	"time"
 
 	"github.com/leakguard/leakguard"
 	"github.com/leakguard/leakguard/sampler/pprofile"
@@ -17,7 +19,49 @@ type outputFlags struct {
 	format     string
 	html       string
 	top        int
-	window     int
+	horizon    horizonFlag
+}
+
+// horizonFlag is --horizon: a fraction of a stored series' span (analyze,
+// default 0.4) or a duration (watch and attach, default the library's).
+type horizonFlag struct {
+	fraction float64
+	duration time.Duration
+}
+
+func (h *horizonFlag) String() string {
+	if h.duration > 0 {
+		return h.duration.String()
+	}
+	return strconv.FormatFloat(h.fraction, 'g', -1, 64)
+}
+
+func (h *horizonFlag) Set(v string) error {
+	if f, err := strconv.ParseFloat(v, 64); err == nil {
+		if !(f > 0 && f < 1) {
+			return fmt.Errorf("a fraction of the series must be in (0, 1)")
+		}
+		h.fraction, h.duration = f, 0
+		return nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < time.Millisecond {
+		return fmt.Errorf("want a fraction of the series such as 0.4 or a duration such as 10m")
+	}
+	h.fraction, h.duration = 0, d
+	return nil
+}
+
+// of returns the horizon for a series spanning span (0 when the span is not
+// known in advance, as when watching live).
+func (h *horizonFlag) of(span time.Duration) time.Duration {
+	if h.duration > 0 {
+		return h.duration
+	}
+	if span > 0 && h.fraction > 0 {
+		return max(time.Millisecond, time.Duration(h.fraction*float64(span)))
+	}
+	return leakguard.DefaultHorizon
 }
 
 func (o *outputFlags) register(fs *flag.FlagSet) {
@@ -26,7 +70,8 @@ func (o *outputFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&o.format, "format", "text", "output format: text or json")
 	fs.StringVar(&o.html, "html", "", "also write a self-contained HTML report to this file")
 	fs.IntVar(&o.top, "top", 0, "report at most this many stacks (0: all)")
-	fs.IntVar(&o.window, "window", leakguard.DefaultWindow, "persistence window in profiles (the longest warm-up tolerated is about half of it)")
+	o.horizon = horizonFlag{fraction: 0.4}
+	fs.Var(&o.horizon, "horizon", "how long growth must persist to be a leak: a fraction of a stored series' span (default 0.4: growth that stops within the first 40 % is benign) or a duration (watch, attach: default "+leakguard.DefaultHorizon.String()+")")
 }
 
 func (o *outputFlags) validate() error {
@@ -45,9 +90,10 @@ func (o *outputFlags) validate() error {
 	return nil
 }
 
-func (o *outputFlags) detector() (*leakguard.Detector, error) {
+// detector returns a Detector for a series spanning span (0 when live).
+func (o *outputFlags) detector(span time.Duration) (*leakguard.Detector, error) {
 	warn := min(leakguard.DefaultWarningConfidence, o.confidence)
-	return leakguard.NewDetector(leakguard.WithConfidence(warn, o.confidence), leakguard.WithWindow(o.window))
+	return leakguard.NewDetector(leakguard.WithConfidence(warn, o.confidence), leakguard.WithHorizon(o.horizon.of(span)))
 }
 
 // parseFlags parses args, printing errors; ok is false on a usage error or

@@ -146,6 +146,8 @@ func (s *Sampler) read(name string) (map[uint64]*sampler.Record, error) {
 			sites[key] = r
 		}
 		r.InUseObjects += smp.Value[0]
+		// Every goroutine is counted, none sampled; births are unknown.
+		r.InUseSampled += smp.Value[0]
 		r.InUseBytes += smp.Value[0] * MinStackBytes
 	}
 	return sites, nil

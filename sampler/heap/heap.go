@@ -7,6 +7,7 @@ import (
 	"hash/maphash"
 	"math"
 	"runtime"
+	"runtime/debug"
 	"runtime/metrics"
 	"slices"
 	"strings"
@@ -76,6 +77,7 @@ type Sampler struct {
 	records []runtime.MemProfileRecord
 	index   map[uint64]int // stack → position in the Sample being built
 	gc      []metrics.Sample
+	gcStats debug.GCStats
 	lastGC  uint64
 	sampled bool
 	rate    int
@@ -148,10 +150,9 @@ func (s *Sampler) Sample(ctx context.Context) (*sampler.Sample, error) {
 		// Estimates at different rates are not comparable point to point.
 		s.epoch++
 	}
-	now := time.Now()
 	n := s.read()
 	out := &sampler.Sample{
-		Time:     now,
+		Time:     s.gcTime(),
 		Resource: sampler.Heap,
 		Records:  make([]sampler.Record, 0, n),
 		Rate:     int64(rate),
@@ -168,6 +169,7 @@ func (s *Sampler) Sample(ctx context.Context) (*sampler.Sample, error) {
 		if sym.self && !s.cfg.includeSelf {
 			continue
 		}
+		rawIn, rawAlloc := r.InUseObjects(), r.AllocObjects
 		inObj, inBytes := scale(r.InUseObjects(), r.InUseBytes(), int64(rate))
 		allocObj, allocBytes := scale(r.AllocObjects, r.AllocBytes, int64(rate))
 		// The runtime keeps one record per stack and allocation size, so a
@@ -179,6 +181,8 @@ func (s *Sampler) Sample(ctx context.Context) (*sampler.Sample, error) {
 			agg.InUseObjects += inObj
 			agg.AllocBytes += allocBytes
 			agg.AllocObjects += allocObj
+			agg.InUseSampled += rawIn
+			agg.AllocSampled += rawAlloc
 			continue
 		}
 		s.index[key] = len(out.Records)
@@ -189,10 +193,25 @@ func (s *Sampler) Sample(ctx context.Context) (*sampler.Sample, error) {
 			InUseObjects: inObj,
 			AllocBytes:   allocBytes,
 			AllocObjects: allocObj,
+			InUseSampled: rawIn,
+			AllocSampled: rawAlloc,
 		})
 	}
 	s.sampled, s.lastGC, s.rate = true, cycle, rate
 	return out, nil
+}
+
+// gcTime is when the most recent garbage collection ended: the heap
+// profile describes the heap as of a completed cycle, so a sample read long
+// after it must not be stamped with the time it was read (a leak would look
+// faster than it is, and a sample read twice as late as the last GC would
+// squeeze the interval between two GCs).
+func (s *Sampler) gcTime() time.Time {
+	debug.ReadGCStats(&s.gcStats)
+	if s.gcStats.LastGC.IsZero() {
+		return time.Now()
+	}
+	return s.gcStats.LastGC
 }
 
 // read fills s.records with the current profile and returns its length,

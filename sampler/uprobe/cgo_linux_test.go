@@ -5,6 +5,7 @@ package uprobe
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -30,17 +31,22 @@ func TestCgoLeakInOwnProcess(t *testing.T) {
 	s, err := New(0)
 	require.NoError(t, err)
 	defer s.Close()
-	det, err := leakguard.NewDetector()
+	// Samples are stamped a second apart whatever the loop's speed, so the
+	// ten-second horizon is ten samples.
+	det, err := leakguard.NewDetector(leakguard.WithHorizon(10 * time.Second))
 	require.NoError(t, err)
 
 	var alerts []leakguard.Alert
-	for range 3 * leakguard.DefaultWindow {
+	start := time.Now()
+	for i := range 60 {
 		cleak.Leak(4, 4096)
 		cleak.Churn(50, 4096)
 		got, err := s.Sample(context.Background())
 		require.NoError(t, err)
+		got.Time = start.Add(time.Duration(i) * time.Second)
 		alerts = append(alerts, det.Observe(got)...)
 	}
+	alerts = append(alerts, det.Conclude()...)
 	var leakFlagged bool
 	for _, a := range alerts {
 		require.False(t, hasFrame(a.Frames, "cleak_churn"), "churn flagged: %v", a)

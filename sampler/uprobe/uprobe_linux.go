@@ -293,6 +293,7 @@ func (s *Sampler) Sample(ctx context.Context) (*sampler.Sample, error) {
 			return nil, err
 		}
 		r.Stack, r.Frames = info.fp, info.frames
+		r.InUseSampled, r.AllocSampled = r.InUseObjects, r.AllocObjects
 		r.InUseBytes *= n
 		r.InUseObjects *= n
 		r.AllocBytes *= n
