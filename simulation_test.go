@@ -1,0 +1,204 @@
+package leakguard
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"os"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"gonum.org/v1/gonum/stat/distuv"
+
+	"github.com/leakguard/leakguard/internal/simulate"
+	"github.com/leakguard/leakguard/sampler"
+)
+
+var t0 = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// simHorizon is the simulations' horizon: ten minutes, the default, at
+// the default 10 s interval.
+const simHorizon = 600.0
+
+// countSamples turns per-stack count series on shared times into the
+// Samples a live run would see: stack k+1 holds series k.
+func countSamples(times []float64, series []simulate.CountSeries) []*sampler.Sample {
+	out := make([]*sampler.Sample, len(times))
+	for i, t := range times {
+		s := &sampler.Sample{Time: t0.Add(time.Duration(t * float64(time.Second))), Resource: sampler.Heap, Rate: 512 << 10, Seq: uint64(i + 1), Epoch: 1}
+		s.Records = make([]sampler.Record, len(series))
+		for k, c := range series {
+			live, born := c.Live[i], c.Born[i]
+			s.Records[k] = sampler.Record{
+				Stack: uint64(k + 1), Frames: []sampler.Frame{{Function: fmt.Sprintf("sim.stack%d", k+1)}},
+				InUseSampled: live, AllocSampled: born, InUseObjects: live * 8, InUseBytes: live << 19,
+			}
+		}
+		out[i] = s
+	}
+	return out
+}
+
+// process draws one simulated process: a stack per shape, on shared sample
+// times, some benign ones with background churn of their own.
+func process(rng *rand.Rand, shapes []simulate.CountShape, p simulate.CountParams) []*sampler.Sample {
+	times := simulate.Times(rng, p.N, p.Interval)
+	series := make([]simulate.CountSeries, len(shapes))
+	for k, sh := range shapes {
+		q := p
+		if !sh.Leak { // a leak shape says itself how much churn it has
+			q.Churn = float64(rng.IntN(3)) * 20 * rng.Float64()
+		}
+		series[k] = sh.Gen(rng, q)
+	}
+	return countSamples(times, series)
+}
+
+// clopperPearsonLower is the one-sided lower confidence bound on a rate
+// observed as k in n.
+func clopperPearsonLower(k, n int, conf float64) float64 {
+	if k == 0 {
+		return 0
+	}
+	return distuv.Beta{Alpha: float64(k), Beta: float64(n - k + 1)}.Quantile(1 - conf)
+}
+
+func clopperPearsonUpper(k, n int, conf float64) float64 {
+	if k == n {
+		return 1
+	}
+	return distuv.Beta{Alpha: float64(k + 1), Beta: float64(n - k)}.Quantile(conf)
+}
+
+// TestFamilyWiseFalseAlarms measures the probability that a monitored
+// process with no leak ever gets an alert (or a warning), across all its
+// stacks and its whole run. Each simulated process has two stacks of every
+// benign count shape (stationary and bursty churn, caches filling within
+// the horizon then replacing entries, buffers filling in chunks, sawtooth
+// buffers released whole, one-time steps, drifting pools, spikes that
+// drain), 400 samples ~10 s apart (6.7 horizons). The measured rate must be
+// consistent with at most α = 1 − confidence: its 99.9 % Clopper–Pearson
+// lower bound may not exceed α.
+func TestFamilyWiseFalseAlarms(t *testing.T) {
+	processes := 400
+	if testing.Short() {
+		processes = 60
+	}
+	if os.Getenv("LEAKGUARD_LONG") != "" {
+		processes = 5000
+	}
+	var shapes []simulate.CountShape
+	for range 2 {
+		shapes = append(shapes, simulate.CountBenign()...)
+	}
+	rng := rand.New(rand.NewPCG(2026, 11))
+	var anyAlert, anyWarn, suspects int
+	perShape := make(map[string]int)
+	for range processes {
+		d, err := NewDetector(WithHorizon(simHorizon * time.Second))
+		require.NoError(t, err)
+		var a, w bool
+		for _, s := range process(rng, shapes, simulate.CountParams{N: 400, Interval: 10, Horizon: simHorizon}) {
+			for _, al := range d.Observe(s) {
+				perShape[shapes[al.Stack-1].Name+"/"+al.Severity.String()]++
+				a = a || al.Severity == SeverityAlert
+				w = true
+			}
+		}
+		d.Conclude()
+		suspects += len(d.Suspects())
+		if a {
+			anyAlert++
+		}
+		if w {
+			anyWarn++
+		}
+	}
+	t.Logf("%d processes × %d benign stacks, 400 samples each; %d suspects at the end (%.2f per process)",
+		processes, len(shapes), suspects, float64(suspects)/float64(processes))
+	for _, c := range []struct {
+		name  string
+		k     int
+		alpha float64
+	}{{"alert", anyAlert, 1 - DefaultAlertConfidence}, {"warning", anyWarn, 1 - DefaultWarningConfidence}} {
+		lo := clopperPearsonLower(c.k, processes, 0.999)
+		hi := clopperPearsonUpper(c.k, processes, 0.95)
+		t.Logf("family-wise %s rate: %d/%d = %.4f (95%% upper %.4f; α = %.2f)", c.name, c.k, processes, float64(c.k)/float64(processes), hi, c.alpha)
+		require.LessOrEqualf(t, lo, c.alpha, "family-wise %s rate exceeds α", c.name)
+	}
+	keys := slices.Sorted(func(yield func(string) bool) {
+		for k := range perShape {
+			if !yield(k) {
+				return
+			}
+		}
+	})
+	for _, k := range keys {
+		t.Logf("  false escalations %-32s %d", k, perShape[k])
+	}
+}
+
+// TestPower measures detection at default settings: for every leak shape
+// and rate (retained sampled objects per horizon), the share of leaking
+// stacks alerted within 400 samples (~67 minutes at 10 s) among the eight
+// benign shapes, the share suspected at the end when not alerted, and the
+// median time to the alert in horizons. Run with -v to print the table.
+func TestPower(t *testing.T) {
+	runs := 40
+	if testing.Short() {
+		runs = 8
+	}
+	rates := []float64{15, 30, 60, 120} // sampled objects retained per horizon
+	rng := rand.New(rand.NewPCG(7, 7))
+	var table strings.Builder
+	fmt.Fprintf(&table, "| shape | retained per horizon | alerted | suspected | median time to alert |\n|---|---|---|---|---|\n")
+	for _, sh := range simulate.CountLeaks() {
+		for _, perH := range rates {
+			shapes := append([]simulate.CountShape{sh}, simulate.CountBenign()...)
+			var found, suspected int
+			var lat []float64
+			for range runs {
+				d, err := NewDetector(WithHorizon(simHorizon * time.Second))
+				require.NoError(t, err)
+				var at time.Time
+				samples := process(rng, shapes, simulate.CountParams{N: 400, Interval: 10, Horizon: simHorizon, Rate: perH / simHorizon})
+				for _, s := range samples {
+					for _, a := range d.Observe(s) {
+						require.Equal(t, uint64(1), a.Stack, "a benign stack flagged: %v", a)
+						if a.Severity == SeverityAlert && at.IsZero() {
+							at = a.Time
+						}
+					}
+				}
+				for _, a := range d.Conclude() {
+					if a.Severity == SeverityAlert && at.IsZero() {
+						at = a.Time
+					}
+				}
+				if !at.IsZero() {
+					found++
+					lat = append(lat, at.Sub(samples[0].Time).Seconds()/simHorizon)
+					continue
+				}
+				for _, s := range d.Suspects() {
+					if s.Stack == 1 {
+						suspected++
+					}
+				}
+			}
+			med := math.NaN()
+			if len(lat) > 0 {
+				slices.Sort(lat)
+				med = lat[len(lat)/2]
+			}
+			fmt.Fprintf(&table, "| %s | %.0f | %.2f | %.2f | %.1f |\n", sh.Name, perH, float64(found)/float64(runs), float64(suspected)/float64(runs), med)
+			if sh.Name == "retain" && perH >= 30 {
+				require.GreaterOrEqualf(t, found, runs*9/10, "pure retention of %.0f sampled objects per horizon", perH)
+			}
+		}
+	}
+	t.Logf("power at default settings, %d runs per cell:\n%s", runs, table.String())
+}
