@@ -1,10 +1,11 @@
 // Command prometheus is a small service watched by leakguard and scraped by
 // Prometheus: the way to run leakguard across the replicas of a service.
 // Each replica starts a Guard and serves its findings on /metrics beside
-// the Go runtime's own metrics; Prometheus scrapes every replica, and the
-// alerting rules in leakguard.rules.yml turn a flagged allocation site into
-// an alert naming the leaking function, the number of replicas it leaks on,
-// and how soon it exhausts GOMEMLIMIT.
+// the Go runtime's own metrics (and leakguard's page on /debug/leakguard);
+// Prometheus scrapes every replica, and the alerting rules in
+// leakguard.rules.yml turn a flagged allocation site into an alert naming
+// the leaking function, the number of replicas it leaks on, and how soon
+// it exhausts GOMEMLIMIT.
 //
 //	go run ./examples/prometheus -addr 127.0.0.1:9101 -leak -interval 100ms
 //
@@ -107,6 +108,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	prometheus.MustRegister(prom.NewCollector(g))
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.Handler())
+	// The page the alerts point to, for the whole stack and the history.
+	// In a real service it sits behind the same access control as
+	// net/http/pprof: it shows stack traces.
+	mux.Handle("/debug/leakguard", leakguard.Handler(g))
 
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {

@@ -206,6 +206,18 @@ scrape_configs:
 	up := api.query(t, `up{job="checkout"} == 1`)
 	require.Len(t, up, 3, "all three replicas are scraped")
 
+	// The page the alert's description points to names the function too.
+	resp, err := http.Get("http://" + leaky[0] + "/debug/leakguard?format=json")
+	require.NoError(t, err)
+	var report leakguard.Report
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&report))
+	resp.Body.Close()
+	var flagged []string
+	for _, a := range report.Alerts {
+		flagged = append(flagged, a.Leaf().Function)
+	}
+	require.Contains(t, flagged, leakFn)
+
 	// Each dashboard query runs on this Prometheus, and the growth and
 	// in-use panels show the leaking function on both leaking replicas.
 	for _, p := range readDashboard(t).Panels {
