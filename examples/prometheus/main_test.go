@@ -122,6 +122,7 @@ func leakingFunction() string {
 func TestFleetAlerts(t *testing.T) {
 	began := time.Now()
 	server := tool(t, "prometheus")
+	promtool := tool(t, "promtool")
 	leakFn := leakingFunction()
 
 	leaky := []string{startReplica(t, true), startReplica(t, true)}
@@ -206,8 +207,21 @@ scrape_configs:
 	up := api.query(t, `up{job="checkout"} == 1`)
 	require.Len(t, up, 3, "all three replicas are scraped")
 
+	// What a flagged replica exposes passes Prometheus's own linter.
+	resp, err := http.Get("http://" + leaky[0] + "/metrics")
+	require.NoError(t, err)
+	exposition, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	require.NoError(t, err)
+	require.Contains(t, string(exposition), "leakguard_leak_growth_bytes_per_second{")
+	lint := exec.Command(promtool, "check", "metrics")
+	lint.Stdin = strings.NewReader(string(exposition))
+	out, err := lint.CombinedOutput()
+	require.NoError(t, err, "promtool check metrics:\n%s", out)
+	require.Empty(t, strings.TrimSpace(string(out)), "promtool check metrics reports no problem")
+
 	// The page the alert's description points to names the function too.
-	resp, err := http.Get("http://" + leaky[0] + "/debug/leakguard?format=json")
+	resp, err = http.Get("http://" + leaky[0] + "/debug/leakguard?format=json")
 	require.NoError(t, err)
 	var report leakguard.Report
 	require.NoError(t, json.NewDecoder(resp.Body).Decode(&report))
