@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -175,7 +176,10 @@ func TestCollectorTopStacks(t *testing.T) {
 		}
 		return rs
 	})
-	require.Equal(t, 30, len(g.Report().Alerts)-1, "every site and the process total are flagged")
+	r := g.Report()
+	require.Equal(t, 30, len(r.Alerts)-1, "every site and the process total are flagged")
+	require.True(t, slices.ContainsFunc(r.Top, func(p leakguard.Pattern) bool { return p.Stack == leakguard.TotalStack }),
+		"the total takes one of the Report's places, so the default reads Guard.Patterns")
 
 	for _, tc := range []struct {
 		opts []Option

@@ -208,7 +208,7 @@ scrape_configs:
 	require.Len(t, up, 3, "all three replicas are scraped")
 
 	// What a flagged replica exposes passes Prometheus's own linter.
-	resp, err := http.Get("http://" + leaky[0] + "/metrics")
+	resp, err := client.Get("http://" + leaky[0] + "/metrics")
 	require.NoError(t, err)
 	exposition, err := io.ReadAll(resp.Body)
 	resp.Body.Close()
@@ -221,7 +221,7 @@ scrape_configs:
 	require.Empty(t, strings.TrimSpace(string(out)), "promtool check metrics reports no problem")
 
 	// The page the alert's description points to names the function too.
-	resp, err = http.Get("http://" + leaky[0] + "/debug/leakguard?format=json")
+	resp, err = client.Get("http://" + leaky[0] + "/debug/leakguard?format=json")
 	require.NoError(t, err)
 	var report leakguard.Report
 	require.NoError(t, json.NewDecoder(resp.Body).Decode(&report))
@@ -296,6 +296,10 @@ func tail(b []byte) string {
 	return string(b)
 }
 
+// client bounds every request, so a hung server fails the test instead of
+// stalling it.
+var client = &http.Client{Timeout: 10 * time.Second}
+
 // promAPI is a Prometheus server's HTTP API.
 type promAPI struct{ base string }
 
@@ -354,7 +358,7 @@ func (p promAPI) ready(t *testing.T, exited <-chan struct{}) bool {
 			require.FailNow(t, "prometheus not ready within 30s")
 		case <-tick.C:
 		}
-		resp, err := http.Get(p.base + "/-/ready")
+		resp, err := client.Get(p.base + "/-/ready")
 		if err != nil {
 			continue
 		}
@@ -367,7 +371,7 @@ func (p promAPI) ready(t *testing.T, exited <-chan struct{}) bool {
 
 func (p promAPI) get(t *testing.T, path string, params url.Values, data any) {
 	t.Helper()
-	resp, err := http.Get(p.base + path + "?" + params.Encode())
+	resp, err := client.Get(p.base + path + "?" + params.Encode())
 	require.NoError(t, err)
 	defer resp.Body.Close()
 	body, err := io.ReadAll(resp.Body)
