@@ -11,7 +11,9 @@ import (
 	"github.com/leakguard/leakguard/prom"
 )
 
-// Register a Guard's counters with Prometheus.
+// Register a Guard's metrics with Prometheus. Until a stack is flagged
+// only the Guard-wide metrics exist; each flagged allocation site then adds
+// its leakguard_leak_* series.
 func ExampleNewCollector() {
 	g, err := leakguard.Start(leakguard.WithInterval(time.Hour), leakguard.WithLogger(slog.New(slog.DiscardHandler)))
 	if err != nil {
@@ -19,8 +21,42 @@ func ExampleNewCollector() {
 	}
 	defer g.Stop()
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(prom.NewCollector(g, prometheus.Labels{"service": "checkout"}))
+	reg.MustRegister(prom.NewCollector(g))
 	families, err := reg.Gather()
-	fmt.Println(err == nil, len(families) > 0)
-	// Output: true true
+	if err != nil {
+		panic(err)
+	}
+	for _, f := range families {
+		fmt.Println(f.GetName())
+	}
+	// Output:
+	// leakguard_alerts
+	// leakguard_dropped_alerts_total
+	// leakguard_evicted_stacks_total
+	// leakguard_last_cycle_seconds
+	// leakguard_sample_errors_total
+	// leakguard_samples_total
+	// leakguard_storage_bytes
+	// leakguard_top_growth_bytes_per_second
+	// leakguard_tracked_stacks
+}
+
+// Export the 20 most suspicious flagged stacks instead of the default 10,
+// with a label naming the service on every metric.
+func ExampleTopStacks() {
+	g, err := leakguard.Start(leakguard.WithInterval(time.Hour), leakguard.WithLogger(slog.New(slog.DiscardHandler)))
+	if err != nil {
+		panic(err)
+	}
+	defer g.Stop()
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(prom.NewCollector(g, prom.TopStacks(20), prom.ConstLabels(prometheus.Labels{"service": "checkout"})))
+	families, err := reg.Gather()
+	if err != nil {
+		panic(err)
+	}
+	l := families[0].GetMetric()[0].GetLabel()[0]
+	fmt.Printf("%s{%s=%q}\n", families[0].GetName(), l.GetName(), l.GetValue())
+	// Output:
+	// leakguard_alerts{service="checkout"}
 }
