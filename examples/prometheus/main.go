@@ -86,12 +86,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	addr := fs.String("addr", "127.0.0.1:9101", "serve /metrics on this address (port 0 picks a free one)")
 	leak := fs.Bool("leak", false, "keep every session forever")
 	interval := fs.Duration("interval", leakguard.DefaultInterval, "leakguard sampling interval")
+	horizon := fs.Duration("horizon", leakguard.DefaultHorizon, "how long growth must persist to be a leak")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
 
 	g, err := leakguard.Start(
 		leakguard.WithInterval(*interval),
+		leakguard.WithHorizon(*horizon),
 		// Sessions are small: sample the heap finely enough to see them
 		// within a few seconds.
 		leakguard.WithMemProfileRate(64<<10),

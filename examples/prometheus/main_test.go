@@ -179,7 +179,7 @@ scrape_configs:
 	for tick := time.NewTicker(500 * time.Millisecond); ; <-tick.C {
 		s = observe()
 		if len(s.fleet) > 0 && s.leaks[leaky[0]] && s.leaks[leaky[1]] && s.limit[leaky[0]] && s.limit[leaky[1]] &&
-			s.cleanSamples >= leakguard.DefaultWindow {
+			s.cleanSamples >= 48 {
 			tick.Stop()
 			break
 		}
@@ -266,7 +266,7 @@ func startReplica(t *testing.T, leak bool) string {
 	require.NoError(t, err)
 	logs, err := os.Create(filepath.Join(t.TempDir(), "replica.log"))
 	require.NoError(t, err)
-	cmd := exec.Command(exe, "-addr=127.0.0.1:0", "-leak="+strconv.FormatBool(leak), "-interval=100ms")
+	cmd := exec.Command(exe, "-addr=127.0.0.1:0", "-leak="+strconv.FormatBool(leak), "-interval=100ms", "-horizon=2s")
 	cmd.Env = append(os.Environ(), serviceEnv+"=1", "GOMEMLIMIT=1GiB")
 	cmd.Stderr = logs
 	stdout, err := cmd.StdoutPipe()
