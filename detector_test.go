@@ -138,7 +138,7 @@ func TestDetectorPatternClassification(t *testing.T) {
 		{"gradual", func(i int) float64 { return float64(i) * 2 * sigma }, PatternGradual},
 		{"accelerating", func(i int) float64 { return float64(i*i) * sigma / 20 }, PatternAccelerating},
 		{"burst", func(i int) float64 { return float64(i/16) * 40 * sigma }, PatternBurst},
-		{"conditional", func(i int) float64 { return float64(i/5) * 8 * sigma }, PatternConditional},
+		{"conditional", func(i int) float64 { return float64(i/8) * 24 * sigma }, PatternConditional},
 		{"periodic", func(i int) float64 { return float64(i)*2*sigma + float64(i%10)*3*sigma }, PatternPeriodic},
 	}
 	for _, tc := range tests {
