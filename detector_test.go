@@ -136,7 +136,9 @@ func TestDetectorPatternClassification(t *testing.T) {
 		want PatternType
 	}{
 		{"gradual", func(i int) float64 { return float64(i) * 2 * sigma }, PatternGradual},
-		{"accelerating", func(i int) float64 { return float64(i*i) * sigma / 20 }, PatternAccelerating},
+		// The detector classifies values without their times, and a rising
+		// rate per sample may be collections thinning out (see classify).
+		{"accelerating", func(i int) float64 { return float64(i*i) * sigma / 20 }, PatternUnknown},
 		{"burst", func(i int) float64 { return float64(i/16) * 40 * sigma }, PatternBurst},
 		{"conditional", func(i int) float64 { return float64(i/8) * 24 * sigma }, PatternConditional},
 		{"periodic", func(i int) float64 { return float64(i)*2*sigma + float64(i%10)*3*sigma }, PatternPeriodic},

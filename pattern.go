@@ -102,8 +102,19 @@ const (
 	periodTolerance = 0.25
 )
 
-// classify is classifyAt for points taken at equally spaced times.
-func classify(y []float64) PatternType { return classifyAt(nil, y) }
+// classify is classifyAt for values whose times are not known: taken as
+// equally spaced, except that it never says accelerating. A heap profile
+// changes only at collections, which come further apart as the heap
+// grows, so a leak steady in time grows faster per sample; without the
+// times a rising rate per sample is no evidence of a rising rate (on
+// seeded steady leaks sampled that way, classifyAt(nil, ·) calls two in
+// five accelerating). Callers that have the times use classifyAt.
+func classify(y []float64) PatternType {
+	if p := classifyAt(nil, y); p != PatternAccelerating {
+		return p
+	}
+	return PatternUnknown
+}
 
 // classifyAt names the shape of a window that tested as growing, from its
 // values y observed at times t (strictly increasing, any unit; nil means

@@ -47,14 +47,14 @@ var shapeNoises = []shapeNoise{
 // gcSeries samples a leak at the times a Go heap profile changes, the
 // garbage collections: they come further apart as the heap grows (the
 // collector runs when the heap has grown by GOGC percent), here from one
-// nominal interval to up to three by the window's end, with ±40 % jitter.
+// nominal interval to up to six by the window's end, with ±40 % jitter.
 // The leak's retained sampled objects follow next(i, t0, t1, cur), the
 // count at t1 given cur at t0; each sample adds a Poisson number of
 // churning objects. Values are in sampled objects (one object stands for
 // the profile's sampling rate).
 func gcSeries(r *rand.Rand, n int, churn float64, next func(i int, t0, t1, cur float64) float64) (ts, ys []float64) {
 	ts, ys = make([]float64, n), make([]float64, n)
-	thin := 2 * r.Float64()
+	thin := 5 * r.Float64()
 	for i := 1; i < n; i++ {
 		ts[i] = ts[i-1] + (0.6+0.8*r.Float64())*(1+thin*float64(i)/float64(n))
 	}
@@ -254,4 +254,61 @@ func TestPatternConfusion(t *testing.T) {
 	} {
 		require.GreaterOrEqual(t, low.rate(tc.want, tc.want), tc.min, "%s at low noise", tc.want)
 	}
+}
+
+// TestClassifyCases pins the classifier's edges: too little or malformed
+// data is unknown, noise-free shapes are named, and values without times
+// are never called accelerating.
+func TestClassifyCases(t *testing.T) {
+	line := func(n int, f func(i int) float64) []float64 {
+		y := make([]float64, n)
+		for i := range y {
+			y[i] = f(i)
+		}
+		return y
+	}
+	steady := line(32, func(i int) float64 { return 100 + 7*float64(i) })
+	square := line(32, func(i int) float64 { return float64(i * i) })
+	tests := []struct {
+		name string
+		t, y []float64
+		want PatternType
+	}{
+		{"too short", nil, steady[:7], PatternUnknown},
+		{"times of another length", make([]float64, 31), steady, PatternUnknown},
+		{"times not increasing", make([]float64, 32), steady, PatternUnknown},
+		{"not a number", nil, append(append([]float64{}, steady[:31]...), math.NaN()), PatternUnknown},
+		{"shrinking", nil, line(32, func(i int) float64 { return 500 - float64(i) }), PatternUnknown},
+		{"flat", nil, line(32, func(int) float64 { return 5 }), PatternUnknown},
+		{"exact line", nil, steady, PatternGradual},
+		{"exact square", nil, square, PatternAccelerating},
+		{"square per sample, sampled ever more sparsely", square, square, PatternGradual},
+		{"one step", nil, line(32, func(i int) float64 { return float64(i%3) + 100*float64(i/20) }), PatternBurst},
+		{"sawtooth", nil, line(40, func(i int) float64 { return float64(i) + 5*float64(i%8) }), PatternPeriodic},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			require.Equal(t, tc.want, classifyAt(tc.t, tc.y))
+		})
+	}
+	require.Equal(t, PatternUnknown, classify(square), "values without times")
+
+	// Steady leaks sampled at collections: with their times, almost never
+	// accelerating; without, often — which classify must not report.
+	var timed, untimed, n int
+	for ni, nz := range shapeNoises {
+		r := rand.New(rand.NewPCG(99, uint64(ni)))
+		for range 300 {
+			ts, ys := labelledShapes[0].gen(r, 48, nz)
+			n++
+			if classifyAt(ts, ys) == PatternAccelerating {
+				timed++
+			}
+			if classify(ys) == PatternAccelerating {
+				untimed++
+			}
+		}
+	}
+	require.LessOrEqual(t, float64(timed)/float64(n), 0.01)
+	require.Zero(t, untimed)
 }
