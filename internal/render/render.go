@@ -65,7 +65,7 @@ const Style template.CSS = `body{font-family:system-ui,sans-serif;margin:2em;col
 @media (max-width:40em){body{margin:.6em}}
 .scroll{overflow-x:auto}
 table{border-collapse:collapse;font-size:.92em}td,th{padding:.25em .5em;border-bottom:1px solid #ddd;text-align:left;vertical-align:top}
-td.num,th.num{text-align:right;white-space:nowrap}
+td.num,th.num{text-align:right}td.num{white-space:nowrap}
 .alert{color:#d1242f;font-weight:bold}.warning{color:#9a6700;font-weight:bold}
 pre{background:#f6f8fa;padding:.6em;overflow-x:auto;font-size:.85em}
 .legend,.meta{font-size:.85em;color:#555}

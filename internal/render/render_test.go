@@ -48,7 +48,7 @@ func attr(se xml.StartElement, name string) string {
 	return ""
 }
 
-func TestSVG(t *testing.T) {
+func TestRenderSVG(t *testing.T) {
 	linear := series(31, time.Second, func(i int) float64 { return float64(i) * (1 << 20) })
 	tests := []struct {
 		name     string
@@ -99,7 +99,7 @@ func TestSVG(t *testing.T) {
 	}
 }
 
-func TestTickStep(t *testing.T) {
+func TestRenderTickStep(t *testing.T) {
 	tests := []struct {
 		span float64
 		want time.Duration
@@ -116,7 +116,7 @@ func TestTickStep(t *testing.T) {
 	}
 }
 
-func TestContinue(t *testing.T) {
+func TestRenderContinue(t *testing.T) {
 	at := func(p Point) time.Time { return p.Time }
 	then := series(10, time.Second, func(i int) float64 { return float64(i) })
 	now := series(20, time.Second, func(i int) float64 { return float64(i) })[5:]
@@ -141,7 +141,7 @@ func TestContinue(t *testing.T) {
 	}
 }
 
-func TestText(t *testing.T) {
+func TestRenderText(t *testing.T) {
 	require.Equal(t, "leaky/main.go:36", Location("/work/repo/examples/leaky/main.go", 36))
 	require.Equal(t, "main.go:3", Location("main.go", 3))
 	require.Empty(t, Location("", 0))
