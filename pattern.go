@@ -97,6 +97,9 @@ const (
 	// the rate steady, and steadyChange the largest change of the rate over
 	// the window, as a share of its mean, that still counts as steady.
 	steadyAlpha, steadyChange = 0.05, 0.5
+	// variogramLags bounds the lags the noise is estimated from: the short
+	// ones carry the information, and the cost stays linear in the window.
+	variogramLags = 32
 	// periodTolerance is how far, as a share of the mean, a gap between
 	// releases may stray from it for the cycle to be regular.
 	periodTolerance = 0.25
@@ -306,7 +309,7 @@ func rateShape(t, y []float64, from int) PatternType {
 		e[i] = ys[i] - (a + b*x + c*x*x)
 	}
 	var gs, gt, gss, gtt, lags float64
-	for k := 1; k <= max(2, n/4); k++ {
+	for k := 1; k <= max(2, min(n/4, variogramLags)); k++ {
 		var g, tau float64
 		for i := k; i < n; i++ {
 			g += (e[i] - e[i-k]) * (e[i] - e[i-k])
@@ -409,40 +412,52 @@ func finite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
 func growthStart(y []float64) int { return growthStartAt(nil, y) }
 
 // growthStartAt locates where growth began: the hinge of the best
-// flat-then-linear fit in time, by least squares over every candidate
-// hinge.
+// flat-then-linear fit in time (nil t: equally spaced), by least squares
+// over every candidate hinge. Suffix sums make each candidate O(1), so a
+// window of any length costs O(n).
 func growthStartAt(t, y []float64) int {
 	n := len(y)
+	at := func(i int) float64 {
+		if t == nil {
+			return float64(i)
+		}
+		return t[i] - t[0] // centred: the sums of squares stay exact
+	}
+	// Over the points after hinge h, x = t − t_h; the fit needs Σx, Σx²,
+	// Σxy, from suffix sums of t, t², ty and y (the flat part has x = 0).
+	var st, st2, sty, sy, sy2, all float64
+	for i := range y {
+		all += y[i]
+		sy2 += y[i] * y[i]
+	}
 	best, bestSSE := 0, math.Inf(1)
-	x := make([]float64, n)
-	for h := 0; h < n-2; h++ {
-		for i := range y {
-			if t == nil {
-				x[i] = math.Max(0, float64(i-h))
-			} else {
-				x[i] = math.Max(0, t[i]-t[h])
+	sse := make([]float64, max(n-2, 0))
+	for h := n - 1; h >= 0; h-- {
+		if h < n-2 {
+			m := float64(n - 1 - h) // points after the hinge
+			th := at(h)
+			sx := st - m*th
+			sxx := st2 - 2*th*st + m*th*th
+			sxy := sty - th*sy
+			fn := float64(n)
+			vx := sxx - sx*sx/fn
+			vxy := sxy - sx*all/fn
+			vy := sy2 - all*all/fn
+			sse[h] = vy
+			if vx > 0 {
+				sse[h] = vy - vxy*vxy/vx
 			}
 		}
-		sse := lineSSE(x, y)
-		if sse < bestSSE*(1-1e-9) {
-			best, bestSSE = h, sse
+		ti := at(h)
+		st += ti
+		st2 += ti * ti
+		sty += ti * y[h]
+		sy += y[h]
+	}
+	for h := range sse {
+		if sse[h] < bestSSE*(1-1e-9) {
+			best, bestSSE = h, sse[h]
 		}
 	}
 	return best
-}
-
-// lineSSE is the residual sum of squares of the least-squares line of y on x.
-func lineSSE(x, y []float64) float64 {
-	mx, my := mean(x), mean(y)
-	var sxx, sxy, syy float64
-	for i := range x {
-		dx, dy := x[i]-mx, y[i]-my
-		sxx += dx * dx
-		sxy += dx * dy
-		syy += dy * dy
-	}
-	if sxx == 0 {
-		return syy
-	}
-	return syy - sxy*sxy/sxx
 }

@@ -312,3 +312,60 @@ func TestClassifyCases(t *testing.T) {
 	require.LessOrEqual(t, float64(timed)/float64(n), 0.01)
 	require.Zero(t, untimed)
 }
+
+// TestGrowthStart checks the linear-time hinge search against the direct
+// least-squares fit at every hinge, on noisy flat-then-linear series.
+func TestGrowthStart(t *testing.T) {
+	direct := func(ts, y []float64) int {
+		n := len(y)
+		best, bestSSE := 0, math.Inf(1)
+		x := make([]float64, n)
+		for h := 0; h < n-2; h++ {
+			for i := range y {
+				if ts == nil {
+					x[i] = math.Max(0, float64(i-h))
+				} else {
+					x[i] = math.Max(0, ts[i]-ts[h])
+				}
+			}
+			if sse := lineSSE(x, y); sse < bestSSE*(1-1e-9) {
+				best, bestSSE = h, sse
+			}
+		}
+		return best
+	}
+	r := rand.New(rand.NewPCG(7, 7))
+	for _, n := range []int{3, 8, 48, 200} {
+		for range 50 {
+			hinge := r.IntN(n)
+			ts, y := make([]float64, n), make([]float64, n)
+			for i := range y {
+				if i > 0 {
+					ts[i] = ts[i-1] + 0.5 + r.Float64()
+				}
+				y[i] = 1e6 + r.NormFloat64()
+				if i > hinge {
+					y[i] += 3 * (ts[i] - ts[hinge])
+				}
+			}
+			require.Equal(t, direct(ts, y), growthStartAt(ts, y), "n=%d", n)
+			require.Equal(t, direct(nil, y), growthStart(y), "n=%d", n)
+		}
+	}
+}
+
+// lineSSE is the residual sum of squares of the least-squares line of y on x.
+func lineSSE(x, y []float64) float64 {
+	mx, my := mean(x), mean(y)
+	var sxx, sxy, syy float64
+	for i := range x {
+		dx, dy := x[i]-mx, y[i]-my
+		sxx += dx * dx
+		sxy += dx * dy
+		syy += dy * dy
+	}
+	if sxx == 0 {
+		return syy
+	}
+	return syy - sxy*sxy/sxx
+}
