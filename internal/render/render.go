@@ -159,8 +159,16 @@ func SVG(p Plot) template.HTML {
 	for _, q := range hist {
 		lo, hi = math.Min(lo, q.Value), math.Max(hi, q.Value)
 	}
+	trend := p.Trend
 	if hasTrend {
-		for _, q := range p.Trend {
+		// A fitted line may start below zero; bytes in use cannot, so the
+		// axis stops at zero and the line is cut there.
+		floor := math.Inf(-1)
+		if lo >= 0 {
+			floor = 0
+		}
+		trend = clipBelow(trend, floor)
+		for _, q := range trend {
 			lo, hi = math.Min(lo, q.Value), math.Max(hi, q.Value)
 		}
 	}
@@ -206,7 +214,7 @@ func SVG(p Plot) template.HTML {
 	fmt.Fprintf(&b, `<circle class="latest" cx="%.1f" cy="%.1f" r="3.5" fill="#1f6feb"/>`, x(last.Time), y(last.Value))
 	if hasTrend {
 		fmt.Fprintf(&b, `<line class="trend" x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="#d1242f" stroke-width="2" stroke-dasharray="6 3"/>`,
-			x(p.Trend[0].Time), y(p.Trend[0].Value), x(p.Trend[1].Time), y(p.Trend[1].Value))
+			x(trend[0].Time), y(trend[0].Value), x(trend[1].Time), y(trend[1].Value))
 	}
 	if !p.Detected.IsZero() {
 		dx := x(p.Detected)
@@ -222,6 +230,25 @@ func SVG(p Plot) template.HTML {
 	}
 	b.WriteString(`</svg>`)
 	return template.HTML(b.String())
+}
+
+// clipBelow cuts the segment where it crosses floor, keeping the part at
+// or above it (a segment wholly below is flattened onto the floor).
+func clipBelow(seg [2]Point, floor float64) [2]Point {
+	a, b := seg[0], seg[1]
+	switch {
+	case a.Value >= floor && b.Value >= floor:
+		return seg
+	case a.Value < floor && b.Value < floor:
+		a.Value, b.Value = floor, floor
+		return [2]Point{a, b}
+	}
+	f := (floor - a.Value) / (b.Value - a.Value)
+	cut := Point{Time: a.Time.Add(time.Duration(f * float64(b.Time.Sub(a.Time)))), Value: floor}
+	if a.Value < floor {
+		return [2]Point{cut, b}
+	}
+	return [2]Point{a, cut}
 }
 
 // tickSteps are the round steps a time axis may use.

@@ -64,6 +64,8 @@ func TestRenderSVG(t *testing.T) {
 		{"flagged inside", Plot{History: linear, Detected: t0.Add(10 * time.Second), Trend: [2]Point{linear[0], linear[10]}},
 			false, []string{"flagged 12:00:10", "12:00:00", "12:00:30", "30.0 MiB", `class="trend"`, `class="flag"`}},
 		{"flagged after the history", Plot{History: linear[:10], Detected: t0.Add(20 * time.Second)}, false, []string{"flagged 12:00:20"}},
+		{"trend below zero", Plot{History: linear, Trend: [2]Point{{Time: t0, Value: -(4 << 20)}, {Time: t0.Add(30 * time.Second), Value: 30 << 20}}},
+			false, []string{">0 B<"}},
 		{"days", Plot{History: series(10, 12*time.Hour, func(i int) float64 { return float64(i) })}, false, []string{"Mar 2"}},
 		{"minutes", Plot{History: series(10, time.Minute, func(i int) float64 { return float64(i) })}, false, []string{">12:04<"}},
 	}
@@ -95,6 +97,25 @@ func TestRenderSVG(t *testing.T) {
 					}
 				}
 			}
+		})
+	}
+}
+
+func TestRenderClipBelow(t *testing.T) {
+	at := func(s int) time.Time { return t0.Add(time.Duration(s) * time.Second) }
+	tests := []struct {
+		name string
+		in   [2]Point
+		want [2]Point
+	}{
+		{"above", [2]Point{{at(0), 1}, {at(10), 5}}, [2]Point{{at(0), 1}, {at(10), 5}}},
+		{"starts below", [2]Point{{at(0), -5}, {at(10), 5}}, [2]Point{{at(5), 0}, {at(10), 5}}},
+		{"ends below", [2]Point{{at(0), 5}, {at(10), -5}}, [2]Point{{at(0), 5}, {at(5), 0}}},
+		{"below", [2]Point{{at(0), -5}, {at(10), -1}}, [2]Point{{at(0), 0}, {at(10), 0}}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			require.Equal(t, tc.want, clipBelow(tc.in, 0))
 		})
 	}
 }
