@@ -247,14 +247,13 @@ func regular(times, within []float64) bool {
 }
 
 // rateShape tests y[from:] for a changing rate. It fits the quadratic
-// y = a + b(t−m) + c(t−m)² (m the segment's mid time) by least squares,
-// so the rate is b + 2c(t−m), and weighs c against the noise of a leak
-// seen through a sampling profiler: a random walk (each retained sampled
-// object an independent step, variance φ per unit of time) plus
+// y = a + bu + cu² by least squares, u the time rescaled to [−½, ½] over
+// the segment, so the rate is b + 2cu, and weighs c against the noise of a
+// leak seen through a sampling profiler: a random walk (each retained
+// sampled object an independent step, variance φ per unit of time) plus
 // independent noise at each point (short-lived objects, variance σ²). Both
-// are estimated from the increments' residuals — σ² from their negative
-// lag-1 covariance, φ from what remains of their variance — and the
-// exact variance of the fitted c under that model gives a Student t test.
+// are estimated from the variogram of the fit's residuals, and the exact
+// variance of the fitted c under that model gives a Student t test.
 func rateShape(t, y []float64, from int) PatternType {
 	at := func(i int) float64 {
 		if t == nil {
@@ -262,18 +261,23 @@ func rateShape(t, y []float64, from int) PatternType {
 		}
 		return t[i]
 	}
-	xs := make([]float64, 0, len(y)-from)
-	mid := (at(from) + at(len(y)-1)) / 2
-	for i := from; i < len(y); i++ {
-		xs = append(xs, at(i)-mid)
-	}
 	ys := y[from:]
 	n := len(ys)
 	if n < 4 {
 		return PatternUnknown
 	}
-	// Normal equations of [1 x x²], solved by Cramer's rule on the 3×3
-	// moment matrix (x is centred, so it is well conditioned).
+	// Centred and scaled time keeps the moment matrix well conditioned
+	// whatever the unit and origin of t.
+	start, end := at(from), at(len(y)-1)
+	if !(end > start) {
+		return PatternUnknown
+	}
+	xs := make([]float64, n)
+	for i := range xs {
+		xs[i] = (at(from+i)-start)/(end-start) - 0.5
+	}
+	// Normal equations of [1 u u²], solved by Cramer's rule on the 3×3
+	// moment matrix.
 	var s0, s1, s2, s3, s4, t0, t1, t2 float64
 	for i, x := range xs {
 		x2 := x * x
@@ -331,7 +335,6 @@ func rateShape(t, y []float64, from int) PatternType {
 		walk, nugget = gss/gtt, 0
 	}
 	point := nugget / 2
-	span := xs[n-1] - xs[0]
 	// Var(ĉ) = σ²Σwᵢ² + φ Σᵢⱼ wᵢwⱼ min(xᵢ, xⱼ); the double sum is the sum
 	// over intervals of their length times the squared tail sum of w.
 	var sw2, tail, rw float64
@@ -343,7 +346,7 @@ func rateShape(t, y []float64, from int) PatternType {
 		}
 	}
 	se := math.Sqrt(point*sw2 + walk*rw)
-	r0, r1 := b-2*c*(mid-at(from)), b+2*c*(at(len(y)-1)-mid)
+	r0, r1 := b+2*c*xs[0], b+2*c*xs[n-1]
 	if !(b > 0) || !finite(c) || !finite(se) {
 		return PatternUnknown
 	}
@@ -351,7 +354,7 @@ func rateShape(t, y []float64, from int) PatternType {
 		// An exact quadratic: no noise to weigh the curvature against, the
 		// effect sizes decide alone.
 		switch {
-		case math.Abs(2*c*span) < steadyChange*b:
+		case math.Abs(r1-r0) < steadyChange*b:
 			return PatternGradual
 		case r1 >= accelRatio*r0:
 			return PatternAccelerating
@@ -364,8 +367,9 @@ func rateShape(t, y []float64, from int) PatternType {
 	}
 	// Gradual needs evidence of a steady rate, not merely no evidence of a
 	// changing one: two one-sided tests (an equivalence test) that the rate
-	// changes over the segment by less than steadyChange of its mean.
-	margin := steadyChange * b / (2 * span)
+	// changes over the segment (by 2c, u spanning 1) by less than
+	// steadyChange of its mean.
+	margin := steadyChange * b / 2
 	q := st.Quantile(1 - steadyAlpha)
 	if c+q*se < margin && c-q*se > -margin {
 		return PatternGradual
@@ -373,6 +377,7 @@ func rateShape(t, y []float64, from int) PatternType {
 	return PatternUnknown
 }
 
+// det3 is the determinant of a 3×3 matrix.
 func det3(m [3][3]float64) float64 {
 	return m[0][0]*(m[1][1]*m[2][2]-m[1][2]*m[2][1]) -
 		m[0][1]*(m[1][0]*m[2][2]-m[1][2]*m[2][0]) +

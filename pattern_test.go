@@ -281,6 +281,7 @@ func TestClassifyCases(t *testing.T) {
 		{"shrinking", nil, line(32, func(i int) float64 { return 500 - float64(i) }), PatternUnknown},
 		{"flat", nil, line(32, func(int) float64 { return 5 }), PatternUnknown},
 		{"exact line", nil, steady, PatternGradual},
+		{"exact line at Unix times", line(32, func(i int) float64 { return 1.7e9 + 10*float64(i) }), steady, PatternGradual},
 		{"exact square", nil, square, PatternAccelerating},
 		{"square per sample, sampled ever more sparsely", square, square, PatternGradual},
 		{"one step", nil, line(32, func(i int) float64 { return float64(i%3) + 100*float64(i/20) }), PatternBurst},
