@@ -294,6 +294,36 @@ func TestClassifyCases(t *testing.T) {
 	}
 	require.Equal(t, PatternUnknown, classify(square), "values without times")
 
+	// Arbitrary values (huge, tiny, repeated, negative) and times: always a
+	// label, never a panic.
+	r := rand.New(rand.NewPCG(1, 2))
+	valid := map[PatternType]bool{}
+	for _, l := range patternLabels {
+		valid[l] = true
+	}
+	for range 2000 {
+		n := 8 + r.IntN(60)
+		ts, ys := make([]float64, n), make([]float64, n)
+		scale := math.Pow(10, float64(r.IntN(40)-20))
+		for i := range ys {
+			if i > 0 {
+				ts[i] = ts[i-1] + scale*r.ExpFloat64()
+			}
+			switch r.IntN(4) {
+			case 0:
+				ys[i] = 0
+			case 1:
+				ys[i] = scale * float64(i)
+			case 2:
+				ys[i] = -scale * r.Float64()
+			default:
+				ys[i] = scale * r.NormFloat64()
+			}
+		}
+		require.True(t, valid[classifyAt(ts, ys)])
+		require.True(t, valid[classify(ys)])
+	}
+
 	// Steady leaks sampled at collections: with their times, almost never
 	// accelerating; without, often — which classify must not report.
 	var timed, untimed, n int
