@@ -637,7 +637,7 @@ func (d *Detector) describe(f *family, ser *series, c candidate, adj float64, s 
 		NeededSampled:          needed,
 		GrowingFor:             seconds(max(0, grewFor)),
 		Horizon:                d.cfg.horizon,
-		GrowthStart:            f.at(times[growthStart(ys)]),
+		GrowthStart:            f.at(times[growthStartAt(times, ys)]),
 	}
 	switch {
 	case c.kind == persistence:
@@ -652,7 +652,7 @@ func (d *Detector) describe(f *family, ser *series, c candidate, adj float64, s 
 	return &finding{
 		level:    c.level,
 		adjusted: adj,
-		pattern:  classify(ys),
+		pattern:  classifyAt(times, ys),
 		evidence: e,
 		trend: [2]Point{
 			{Time: f.at(times[0]), InUseBytes: intercept},

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -18,6 +19,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
+	"github.com/leakguard/leakguard/sampler"
 	"github.com/leakguard/leakguard/sampler/heap"
 )
 
@@ -97,6 +99,19 @@ func TestObservability(t *testing.T) {
 		}
 	})
 	alert := <-caught
+	// The leak goes on after it is flagged: wait (polling, with a deadline)
+	// until the Guard's current state of the stack has a point after the
+	// flag holding more than the alert recorded.
+	grown := func() bool {
+		for _, p := range g.Patterns() {
+			if p.Stack == alert.Stack && p.Resource == alert.Resource && len(p.History) > 0 {
+				last := p.History[len(p.History)-1]
+				return last.Time.After(alert.Time) && last.InUseBytes > float64(alert.Evidence.InUseBytes)
+			}
+		}
+		return false
+	}
+	require.Eventually(t, grown, time.Minute, 5*time.Millisecond, "the stack's history does not go on past the flag")
 	close(done)
 	wg.Wait()
 	<-reports // the periodic report runs
@@ -145,26 +160,70 @@ func TestObservability(t *testing.T) {
 		require.NotContains(t, body, external, "no external assets")
 	}
 	require.Contains(t, body, "leakForObservability")
-	dec := xml.NewDecoder(strings.NewReader(strings.Replace(body, "<!DOCTYPE html>", "", 1)))
-	dec.Strict = true
-	svgs, polylines := 0, 0
-	for {
-		tok, err := dec.Token()
-		if err == io.EOF {
-			break
-		}
-		require.NoError(t, err)
-		if se, ok := tok.(xml.StartElement); ok {
-			switch se.Name.Local {
-			case "svg":
-				svgs++
-			case "polyline":
-				polylines++
-			}
+	require.NotContains(t, body, "runtime.goexit", "the runtime's plumbing is left out of stacks")
+	page := parseXML(t, body)
+	svgs, polylines := page.all("svg"), page.all("polyline")
+	require.NotEmpty(t, svgs)
+	require.Len(t, polylines, len(svgs), "each plot draws its history")
+	for _, svg := range svgs {
+		require.Equal(t, "100%", svg.attr["width"], "plots scale to the window")
+		require.NotEmpty(t, svg.attr["viewBox"])
+	}
+
+	// The flagged stack's row: what it holds now beside what it held when
+	// flagged, and where it allocates.
+	const leaf = "github.com/leakguard/leakguard.leakForObservability"
+	var row *node
+	for _, tr := range page.all("tr") {
+		if strings.Contains(tr.text(), leaf) {
+			row = tr
 		}
 	}
-	require.Positive(t, svgs)
-	require.Equal(t, svgs, polylines, "each plot draws its history")
+	require.NotNil(t, row, "the alert's row")
+	cell := func(class string) *node {
+		for _, td := range row.all("td") {
+			if strings.Contains(" "+td.attr["class"]+" ", " "+class+" ") {
+				return td
+			}
+		}
+		t.Fatalf("no %s cell in %q", class, row.text())
+		return nil
+	}
+	now, err := strconv.ParseInt(cell("now").attr["data-bytes"], 10, 64)
+	require.NoError(t, err, "in use now is known")
+	then, err := strconv.ParseInt(cell("flagged").attr["data-bytes"], 10, 64)
+	require.NoError(t, err)
+	require.Equal(t, alert.Evidence.InUseBytes, then)
+	require.Greater(t, now, then, "in use now exceeds in use when flagged")
+	require.Regexp(t, `(^|/)observability_test\.go:\d+$`, cell("location").text())
+
+	// Its plot goes on past the flag.
+	var section *node
+	for _, s := range page.all("section") {
+		if h := s.all("h3"); len(h) > 0 && strings.Contains(h[0].text(), leaf) {
+			section = s
+		}
+	}
+	require.NotNil(t, section, "the alert's section")
+	flags, lines := section.all("line"), section.all("polyline")
+	require.Len(t, lines, 1)
+	var flagX float64
+	for _, l := range flags {
+		if l.attr["class"] == "flag" {
+			flagX, err = strconv.ParseFloat(l.attr["x1"], 64)
+			require.NoError(t, err)
+		}
+	}
+	require.Positive(t, flagX, "the flag is marked inside the plot")
+	after := 0
+	for xy := range strings.FieldsSeq(lines[0].attr["points"]) {
+		x, err := strconv.ParseFloat(strings.Split(xy, ",")[0], 64)
+		require.NoError(t, err)
+		if x > flagX {
+			after++
+		}
+	}
+	require.Positive(t, after, "points after the flag")
 
 	resp, err = http.Post(srv.URL, "text/plain", nil)
 	require.NoError(t, err)
@@ -211,6 +270,73 @@ func TestObservability(t *testing.T) {
 	}
 }
 
+// node is an element of a page parsed as strict XML.
+type node struct {
+	name     string
+	attr     map[string]string
+	children []*node
+	chars    strings.Builder
+}
+
+// parseXML parses an HTML page as strict XML (well-formedness is part of
+// the page's contract: it is generated, never hand-written).
+func parseXML(t *testing.T, body string) *node {
+	t.Helper()
+	dec := xml.NewDecoder(strings.NewReader(strings.Replace(body, "<!DOCTYPE html>", "", 1)))
+	dec.Strict = true
+	root := &node{}
+	stack := []*node{root}
+	for {
+		tok, err := dec.Token()
+		if err == io.EOF {
+			break
+		}
+		require.NoError(t, err)
+		top := stack[len(stack)-1]
+		switch tok := tok.(type) {
+		case xml.StartElement:
+			n := &node{name: tok.Name.Local, attr: map[string]string{}}
+			for _, a := range tok.Attr {
+				n.attr[a.Name.Local] = a.Value
+			}
+			top.children = append(top.children, n)
+			stack = append(stack, n)
+		case xml.EndElement:
+			stack = stack[:len(stack)-1]
+		case xml.CharData:
+			top.chars.Write(tok)
+		}
+	}
+	require.Len(t, stack, 1, "every element closed")
+	return root
+}
+
+// all returns the elements named name under n, in document order.
+func (n *node) all(name string) []*node {
+	var out []*node
+	for _, c := range n.children {
+		if c.name == name {
+			out = append(out, c)
+		}
+		out = append(out, c.all(name)...)
+	}
+	return out
+}
+
+// text is the character data under n, trimmed.
+func (n *node) text() string {
+	var b strings.Builder
+	var walk func(*node)
+	walk = func(n *node) {
+		b.WriteString(n.chars.String())
+		for _, c := range n.children {
+			walk(c)
+		}
+	}
+	walk(n)
+	return strings.TrimSpace(b.String())
+}
+
 func TestReportEveryIsolatesPanics(t *testing.T) {
 	defer goleak.VerifyNone(t)
 	calls := make(chan struct{}, 8)
@@ -236,4 +362,74 @@ func TestReportEveryIsolatesPanics(t *testing.T) {
 	require.ErrorContains(t, err, "WithReportEvery")
 	_, err = Start(WithReportEvery(time.Second, nil))
 	require.ErrorContains(t, err, "nil function")
+}
+
+// TestHandlerPageNow renders the page from made-up Reports: an alert is a
+// snapshot, and what the stack holds now comes from the Guard's current
+// patterns, read only when the Report's Top lacks the stack; a stack no
+// longer tracked says so.
+func TestHandlerPageNow(t *testing.T) {
+	at := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	frames := []sampler.Frame{
+		{Function: "main.handleRequest", File: "/src/leaky/main.go", Line: 36},
+		{Function: "runtime.goexit", File: "/go/src/runtime/asm_amd64.s", Line: 1771},
+	}
+	hist := func(from, to int, perSec float64) []Point {
+		var out []Point
+		for i := from; i <= to; i++ {
+			out = append(out, Point{Time: at.Add(time.Duration(i) * time.Second), InUseBytes: perSec * float64(i)})
+		}
+		return out
+	}
+	alert := Alert{
+		Severity: SeverityAlert, Confidence: 0.999, Pattern: PatternGradual, Resource: sampler.Heap, Stack: 7,
+		Frames: frames, Time: at.Add(10 * time.Second), History: hist(0, 10, 1<<20),
+		Evidence: Evidence{InUseBytes: 10 << 20, GrowthBytesPerSecond: 1 << 20, GrowthStart: at},
+	}
+	later := Pattern{Resource: sampler.Heap, Stack: 7, Frames: frames, Severity: SeverityAlert, History: hist(5, 30, 1<<20)}
+	stale := Pattern{Resource: sampler.Heap, Stack: 7, Frames: frames, Severity: SeverityAlert, History: hist(0, 9, 1<<20)}
+	tests := []struct {
+		name     string
+		top      []Pattern
+		all      []Pattern
+		alerts   int
+		calls    int
+		want     []string
+		wantNone []string
+	}{
+		{"current in the top", []Pattern{later}, nil, 1, 0,
+			[]string{"30.0 MiB in use now", "+20.0 MiB since it was flagged", "leaky/main.go:36", `title="/src/leaky/main.go:36"`}, []string{"No longer tracked"}},
+		{"current beyond the top", nil, []Pattern{later}, 1, 1,
+			[]string{"30.0 MiB in use now", "+20.0 MiB since it was flagged"}, []string{"No longer tracked"}},
+		{"no point newer than the flag", []Pattern{stale}, nil, 1, 0,
+			[]string{"9.0 MiB in use now", "no newer point than the flag yet"}, []string{"since it was flagged ("}},
+		{"evicted", nil, nil, 1, 1,
+			[]string{"No longer tracked", "no longer tracked</td>", "10.0 MiB"}, []string{"in use now ("}},
+		{"bounded", []Pattern{later}, nil, maxPageAlerts + 5, 0,
+			[]string{"5 more flagged stack(s)"}, nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			rep := Report{Time: at.Add(31 * time.Second), Top: tc.top}
+			for range tc.alerts {
+				rep.Alerts = append(rep.Alerts, alert)
+			}
+			calls := 0
+			var b strings.Builder
+			require.NoError(t, reportPage.Execute(&b, pageData(rep, func() []Pattern { calls++; return tc.all })))
+			body := b.String()
+			require.Equal(t, tc.calls, calls, "all patterns are read only when needed, and once")
+			page := parseXML(t, body)
+			require.Len(t, page.all("section"), min(tc.alerts, maxPageAlerts))
+			require.NotContains(t, body, "runtime.goexit")
+			// Markup as written, and text as read (entities decoded).
+			seen := body + "\n" + page.text()
+			for _, s := range tc.want {
+				require.Contains(t, seen, s)
+			}
+			for _, s := range tc.wantNone {
+				require.NotContains(t, seen, s)
+			}
+		})
+	}
 }
