@@ -169,7 +169,8 @@ func (s *Sampler) Sample(ctx context.Context) (*sampler.Sample, error) {
 		if sym.self && !s.cfg.includeSelf {
 			continue
 		}
-		rawIn, rawAlloc := r.InUseObjects(), r.AllocObjects
+		rawIn := sampler.Units(r.InUseObjects(), r.InUseBytes(), int64(rate))
+		rawAlloc := sampler.Units(r.AllocObjects, r.AllocBytes, int64(rate))
 		inObj, inBytes := scale(r.InUseObjects(), r.InUseBytes(), int64(rate))
 		allocObj, allocBytes := scale(r.AllocObjects, r.AllocBytes, int64(rate))
 		// The runtime keeps one record per stack and allocation size, so a
