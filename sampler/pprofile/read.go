@@ -1,0 +1,70 @@
+package pprofile
+
+import (
+	"bytes"
+	"compress/gzip"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/google/pprof/profile"
+)
+
+// DefaultMaxProfileSize caps the size of one profile, after decompression
+// (256 MiB). Real heap and goroutine profiles are far smaller — tens of
+// megabytes for a service with a hundred thousand stacks — while a gzip
+// stream of zeros inflates a thousandfold: the cap is what keeps a hostile
+// or corrupt profile from taking the host's memory.
+const DefaultMaxProfileSize = 256 << 20
+
+// ErrTooLarge is returned, wrapped with the file or URL, for a profile
+// larger than the size limit once decompressed.
+var ErrTooLarge = errors.New("profile too large")
+
+// gzipMagic starts every gzip stream (RFC 1952).
+var gzipMagic = []byte{0x1f, 0x8b}
+
+// readProfile reads one pprof profile from r within limit bytes, both as
+// read and once decompressed, and parses it. It returns the bytes as read
+// (to save them unchanged) and the profile. name is the file or URL, for
+// errors.
+//
+// profile.Parse would decompress on its own, without a bound: the gzip
+// layer is removed here, through the cap, and profile.ParseData is given
+// the inflated bytes.
+func readProfile(r io.Reader, limit int64, name string) ([]byte, *profile.Profile, error) {
+	tooLarge := func(what string) error {
+		return fmt.Errorf("%s: %w: more than %d bytes %s", name, ErrTooLarge, limit, what)
+	}
+	raw, err := io.ReadAll(io.LimitReader(r, limit+1))
+	if err != nil {
+		return nil, nil, fmt.Errorf("reading %s: %w", name, err)
+	}
+	if int64(len(raw)) > limit {
+		return nil, nil, tooLarge("as stored")
+	}
+	data := raw
+	if bytes.HasPrefix(raw, gzipMagic) {
+		zr, err := gzip.NewReader(bytes.NewReader(raw))
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s: not a valid pprof profile: %w", name, err)
+		}
+		data, err = io.ReadAll(io.LimitReader(zr, limit+1))
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s: not a valid pprof profile: %w", name, err)
+		}
+		if int64(len(data)) > limit {
+			return nil, nil, tooLarge("once decompressed")
+		}
+		// ParseData would inflate a second gzip layer without the cap;
+		// pprof never writes one.
+		if bytes.HasPrefix(data, gzipMagic) {
+			return nil, nil, fmt.Errorf("%s: not a valid pprof profile: gzip inside gzip", name)
+		}
+	}
+	p, err := profile.ParseData(data)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: not a valid pprof profile: %w", name, err)
+	}
+	return raw, p, nil
+}
