@@ -65,13 +65,28 @@ func TestFlagsAfterArguments(t *testing.T) {
 	require.FileExists(t, html)
 	require.Contains(t, rep, "repeated_profiles", "always present")
 
-	srv := httptest.NewServer(httppprof.Handler("heap"))
+	// Three profiles, then the server fails: the run ends by --give-up,
+	// whatever the machine's speed, and still writes its report.
+	var calls atomic.Int64
+	heap := httppprof.Handler("heap")
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if calls.Add(1) > 3 {
+			http.Error(w, "gone", http.StatusServiceUnavailable)
+			return
+		}
+		heap.ServeHTTP(w, r)
+	}))
 	defer srv.Close()
 	html = filepath.Join(t.TempDir(), "w.html")
-	code, out, errs = runCLI("watch", srv.URL, "--gc", "--interval", "1ms", "--duration", "50ms", "--html", html)
-	require.Contains(t, []int{exitClean, exitLeak}, code, errs)
-	require.Contains(t, out, "from")
+	code, out, errs = runCLI("watch", srv.URL, "--gc", "--interval", "1ms", "--give-up", "1ms", "--html", html)
+	require.Equal(t, exitUsage, code, errs)
+	require.Contains(t, out, "3 profiles from")
 	require.FileExists(t, html)
+
+	// -h after an argument is still help.
+	code, out, errs = runCLI("analyze", dir, "-h")
+	require.Equal(t, exitClean, code, errs)
+	require.Contains(t, out, "usage: leakguard analyze")
 
 	// After "--" everything is an argument.
 	code, _, errs = runCLI("analyze", "--", "--format")
@@ -251,10 +266,16 @@ func TestGoroutineLeaks(t *testing.T) {
 		dir := t.TempDir()
 		for i := range 60 {
 			leakGoroutines(t, never, 4)
-			f, err := os.Create(filepath.Join(dir, fmt.Sprintf("goroutine-%03d.pb.gz", i)))
+			var buf bytes.Buffer
+			require.NoError(t, pprof.Lookup("goroutine").WriteTo(&buf, 0))
+			// One profile a second, as a collector would take them: the
+			// growth per second does not depend on how fast the test runs.
+			p, err := profile.ParseData(buf.Bytes())
 			require.NoError(t, err)
-			require.NoError(t, pprof.Lookup("goroutine").WriteTo(f, 0))
-			require.NoError(t, f.Close())
+			p.TimeNanos = int64(i+1) * 1e9
+			buf.Reset()
+			require.NoError(t, p.Write(&buf))
+			require.NoError(t, os.WriteFile(filepath.Join(dir, fmt.Sprintf("goroutine-%03d.pb.gz", i)), buf.Bytes(), 0o600))
 		}
 		code, out, errs := runCLI("analyze", "--format", "json", dir)
 		require.Equal(t, exitLeak, code, errs)
@@ -277,4 +298,30 @@ func TestGoroutineLeaks(t *testing.T) {
 		requireGoroutineLeak(t, out)
 		require.Contains(t, errs, "; created by github.com/leakguard/leakguard/cmd/leakguard.leakedWorker (")
 	})
+}
+
+func TestByteSize(t *testing.T) {
+	tests := []struct {
+		in   string
+		want int64
+		str  string
+	}{
+		{"1024", 1024, "1KiB"},
+		{"1000", 1000, "1000"},
+		{"256MiB", 256 << 20, "256MiB"},
+		{"1GiB", 1 << 30, "1GiB"},
+		{"3KB", 3000, "3000"},
+		{"2 MiB", 2 << 20, "2MiB"},
+		{"7B", 7, "7"},
+	}
+	for _, tc := range tests {
+		var b byteSize
+		require.NoError(t, b.Set(tc.in), tc.in)
+		require.Equal(t, tc.want, int64(b), tc.in)
+		require.Equal(t, tc.str, b.String(), tc.in)
+	}
+	for _, bad := range []string{"", "0", "-1MiB", "lots", "1.5GiB", "9999999999GiB"} {
+		var b byteSize
+		require.Error(t, b.Set(bad), bad)
+	}
 }
