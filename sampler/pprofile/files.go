@@ -171,7 +171,7 @@ func parseFile(name string, limit int64) (*profile.Profile, error) {
 		return nil, err
 	}
 	defer f.Close()
-	_, p, err := readProfile(f, limit, name)
+	_, p, err := readProfile(f, limit, name, "as stored")
 	return p, err
 }
 

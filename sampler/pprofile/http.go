@@ -151,7 +151,7 @@ func (h *HTTP) Sample(ctx context.Context) (*sampler.Sample, error) {
 		io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<16))
 		return nil, fmt.Errorf("fetching %s: %s", h.url, resp.Status)
 	}
-	body, p, err := readProfile(resp.Body, h.maxSize, h.url)
+	body, p, err := readProfile(resp.Body, h.maxSize, h.url, "as received")
 	if err != nil {
 		return nil, err
 	}

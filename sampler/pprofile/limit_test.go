@@ -76,7 +76,7 @@ func TestDecompressionBombIsRefused(t *testing.T) {
 		{"bomb", bomb.Bytes(), "profile too large: more than 1048576 bytes once decompressed"},
 		{"multi-member bomb", multi.Bytes(), "profile too large: more than 1048576 bytes once decompressed"},
 		{"gzip inside gzip", twice.Bytes(), "gzip inside gzip"},
-		{"too large as stored", bytes.Repeat([]byte{0}, testCap+1), "more than 1048576 bytes as stored"},
+		{"too large as read", bytes.Repeat([]byte{0}, testCap+1), "more than 1048576 bytes as "},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name+"/file", func(t *testing.T) {
@@ -103,6 +103,23 @@ func TestDecompressionBombIsRefused(t *testing.T) {
 			require.Less(t, n, uint64(budget), "refused within bounded memory")
 		})
 	}
+
+	// Sent with Content-Encoding: gzip, the bomb is inflated by the HTTP
+	// client, under the same cap.
+	t.Run("content-encoding", func(t *testing.T) {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Encoding", "gzip")
+			w.Write(bomb.Bytes())
+		}))
+		defer srv.Close()
+		h, err := NewHTTP(srv.URL, WithHTTPMaxProfileSize(testCap))
+		require.NoError(t, err)
+		defer h.Close()
+		n := allocated(func() { _, err = h.Sample(context.Background()) })
+		require.ErrorIs(t, err, ErrTooLarge)
+		require.ErrorContains(t, err, "more than 1048576 bytes as received")
+		require.Less(t, n, uint64(budget), "refused within bounded memory")
+	})
 
 	// A real profile passes the default cap.
 	path := filepath.Join(dir, "heap.pb.gz")

@@ -193,7 +193,7 @@ func TestHTTPCapsTheResponse(t *testing.T) {
 	require.NoError(t, err)
 	_, err = h.Sample(context.Background())
 	require.ErrorIs(t, err, ErrTooLarge)
-	require.ErrorContains(t, err, "more than 16384 bytes as stored")
+	require.ErrorContains(t, err, "more than 16384 bytes as received")
 }
 
 // TestOpenSkipsRepeatedProfiles stores one heap profile three times under

@@ -26,13 +26,13 @@ var gzipMagic = []byte{0x1f, 0x8b}
 
 // readProfile reads one pprof profile from r within limit bytes, both as
 // read and once decompressed, and parses it. It returns the bytes as read
-// (to save them unchanged) and the profile. name is the file or URL, for
-// errors.
+// (to save them unchanged) and the profile. name is the file or URL, and
+// as says how it was read ("as stored", "as received"), for errors.
 //
 // profile.Parse would decompress on its own, without a bound: the gzip
 // layer is removed here, through the cap, and profile.ParseData is given
 // the inflated bytes.
-func readProfile(r io.Reader, limit int64, name string) ([]byte, *profile.Profile, error) {
+func readProfile(r io.Reader, limit int64, name, as string) ([]byte, *profile.Profile, error) {
 	tooLarge := func(what string) error {
 		return fmt.Errorf("%s: %w: more than %d bytes %s", name, ErrTooLarge, limit, what)
 	}
@@ -41,7 +41,7 @@ func readProfile(r io.Reader, limit int64, name string) ([]byte, *profile.Profil
 		return nil, nil, fmt.Errorf("reading %s: %w", name, err)
 	}
 	if int64(len(raw)) > limit {
-		return nil, nil, tooLarge("as stored")
+		return nil, nil, tooLarge(as)
 	}
 	data := raw
 	if bytes.HasPrefix(raw, gzipMagic) {
