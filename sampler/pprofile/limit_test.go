@@ -127,3 +127,25 @@ func TestDecompressionBombIsRefused(t *testing.T) {
 	_, err = Open([]string{path})
 	require.NoError(t, err)
 }
+
+func TestReadAtMost(t *testing.T) {
+	const limit = 200 << 10 // past the first two chunks (64 and 128 KiB)
+	for _, tc := range []struct {
+		n    int
+		over bool
+	}{
+		{0, false}, {1, false}, {64 << 10, false}, {64<<10 + 1, false},
+		{192 << 10, false}, {limit - 1, false}, {limit, false}, {limit + 1, true}, {4 * limit, true},
+	} {
+		in := make([]byte, tc.n)
+		for i := range in {
+			in[i] = byte(i)
+		}
+		b, over, err := readAtMost(bytes.NewReader(in), limit)
+		require.NoError(t, err, tc.n)
+		require.Equal(t, tc.over, over, tc.n)
+		if !tc.over {
+			require.Equal(t, in, b, tc.n)
+		}
+	}
+}

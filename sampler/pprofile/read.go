@@ -36,11 +36,11 @@ func readProfile(r io.Reader, limit int64, name, as string) ([]byte, *profile.Pr
 	tooLarge := func(what string) error {
 		return fmt.Errorf("%s: %w: more than %d bytes %s", name, ErrTooLarge, limit, what)
 	}
-	raw, err := io.ReadAll(io.LimitReader(r, limit+1))
+	raw, over, err := readAtMost(r, limit)
 	if err != nil {
 		return nil, nil, fmt.Errorf("reading %s: %w", name, err)
 	}
-	if int64(len(raw)) > limit {
+	if over {
 		return nil, nil, tooLarge(as)
 	}
 	data := raw
@@ -49,11 +49,11 @@ func readProfile(r io.Reader, limit int64, name, as string) ([]byte, *profile.Pr
 		if err != nil {
 			return nil, nil, fmt.Errorf("%s: not a valid pprof profile: %w", name, err)
 		}
-		data, err = io.ReadAll(io.LimitReader(zr, limit+1))
+		data, over, err = readAtMost(zr, limit)
 		if err != nil {
 			return nil, nil, fmt.Errorf("%s: not a valid pprof profile: %w", name, err)
 		}
-		if int64(len(data)) > limit {
+		if over {
 			return nil, nil, tooLarge("once decompressed")
 		}
 		// ParseData would inflate a second gzip layer without the cap;
@@ -67,4 +67,38 @@ func readProfile(r io.Reader, limit int64, name, as string) ([]byte, *profile.Pr
 		return nil, nil, fmt.Errorf("%s: not a valid pprof profile: %w", name, err)
 	}
 	return raw, p, nil
+}
+
+// readAtMost reads r to its end unless it holds more than limit bytes
+// (over). It reads into chunks that grow to a few MiB and joins them only
+// at the end: refusing an oversized input costs about limit bytes, where
+// io.ReadAll's growing buffer would peak at about twice that.
+func readAtMost(r io.Reader, limit int64) (b []byte, over bool, err error) {
+	var chunks [][]byte
+	var total int64
+	size := 64 << 10
+	for {
+		c := make([]byte, size)
+		n, err := io.ReadFull(r, c)
+		total += int64(n)
+		if total > limit {
+			return nil, true, nil
+		}
+		chunks = append(chunks, c[:n])
+		if err == io.EOF || err == io.ErrUnexpectedEOF {
+			break
+		}
+		if err != nil {
+			return nil, false, err
+		}
+		size = min(2*size, 4<<20)
+	}
+	if len(chunks) == 1 {
+		return chunks[0], false, nil
+	}
+	b = make([]byte, 0, total)
+	for _, c := range chunks {
+		b = append(b, c...)
+	}
+	return b, false, nil
 }
