@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime"
 	"syscall"
 	"time"
 
@@ -222,6 +223,13 @@ func (w *watcher) loop(ctx context.Context) {
 		case err != nil:
 			if ctx.Err() != nil {
 				return
+			}
+			if errors.Is(err, pprofile.ErrTooLarge) {
+				// The refused profile left up to --max-profile-size of
+				// garbage, and the GC would let the next fetch add as much
+				// again before collecting: collect now, so that retrying
+				// a hostile endpoint costs one cap, not two.
+				runtime.GC()
 			}
 			err = tooLarge(err)
 			if w.final != nil && w.final(err) {
