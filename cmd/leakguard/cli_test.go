@@ -214,7 +214,7 @@ func TestWatchShowsProgress(t *testing.T) {
 	require.Equal(t, exitUsage, code, "given up with no leak seen is not a clean run")
 	require.Contains(t, errs, "leakguard watch: 1 profile, ")
 	require.Contains(t, errs, "stacks tracked (a first verdict needs 48)")
-	require.Contains(t, errs, "waiting: no GC completed since the last profile (1 fetch without one)")
+	require.Contains(t, errs, "waiting: no GC completed since the last profile (1 fetch in a row)")
 	require.Contains(t, errs, "giving up")
 	require.Contains(t, out, "1 profile from ")
 }

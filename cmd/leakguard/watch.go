@@ -172,7 +172,7 @@ type watcher struct {
 }
 
 // say writes one progress line, at most once per --progress unless forced
-// (the first profile, the first failure: what a user waits for).
+// (the first profile: a user waits for it).
 func (w *watcher) say(force bool, format string, args ...any) {
 	now := time.Now()
 	if w.progress == 0 || (!force && now.Sub(w.lastProgress) < w.progress) {
@@ -217,7 +217,7 @@ func (w *watcher) loop(ctx context.Context) {
 			if errors.Is(err, pprofile.ErrNoGC) {
 				why = "no GC completed since the last profile"
 			}
-			w.say(false, "%s; waiting: %s (%s)", w.status(), why, plural(idle, "fetch")+" without one")
+			w.say(false, "%s; waiting: %s (%s in a row)", w.status(), why, plural(idle, "fetch"))
 			delay = w.interval
 			continue
 		case err != nil:
