@@ -215,6 +215,7 @@ func TestWatchShowsProgress(t *testing.T) {
 	require.Contains(t, errs, "leakguard watch: 1 profile, ")
 	require.Contains(t, errs, "stacks tracked (a first verdict needs 48)")
 	require.Contains(t, errs, "waiting: no GC completed since the last profile (1 fetch in a row)")
+	require.Contains(t, errs, "waiting: no GC completed since the last profile (3 fetches in a row)")
 	require.Contains(t, errs, "giving up")
 	require.Contains(t, out, "1 profile from ")
 }
@@ -323,5 +324,20 @@ func TestByteSize(t *testing.T) {
 	for _, bad := range []string{"", "0", "-1MiB", "lots", "1.5GiB", "9999999999GiB"} {
 		var b byteSize
 		require.Error(t, b.Set(bad), bad)
+	}
+}
+
+func TestPlural(t *testing.T) {
+	for _, tc := range []struct {
+		n          int
+		thing, out string
+	}{
+		{0, "profile", "0 profiles"},
+		{1, "profile", "1 profile"},
+		{2, "stack", "2 stacks"},
+		{1, "fetch", "1 fetch"},
+		{3, "fetch", "3 fetches"},
+	} {
+		require.Equal(t, tc.out, plural(tc.n, tc.thing))
 	}
 }

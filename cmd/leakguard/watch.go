@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"strings"
 	"syscall"
 	"time"
 
@@ -73,10 +74,16 @@ func countArgs(pos []string) string {
 	return fmt.Sprintf("%d: %q", len(pos), pos)
 }
 
-// plural returns "n thing" or "n things".
+// plural returns "1 thing" or "n things" ("es" after s, x, ch and sh:
+// "2 fetches").
 func plural(n int, thing string) string {
 	if n == 1 {
 		return "1 " + thing
+	}
+	for _, end := range []string{"s", "x", "ch", "sh"} {
+		if strings.HasSuffix(thing, end) {
+			return fmt.Sprintf("%d %ses", n, thing)
+		}
 	}
 	return fmt.Sprintf("%d %ss", n, thing)
 }
