@@ -23,7 +23,7 @@ func runAttach(args []string, stdout, stderr io.Writer) int {
 	library := fs.String("library", "", "probe the allocator in this ELF file instead of the libc the process maps")
 	prefix := fs.String("symbol-prefix", "", "allocator symbol prefix, e.g. je_ for a prefixed jemalloc")
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "usage: leakguard attach [flags] PID | --pid PID\n\nTraces malloc/calloc/realloc/free of a running process with eBPF uprobes\n(Linux, root or CAP_BPF+CAP_PERFMON) and tests its native in-use memory per\nallocation stack. Every traced call traps into the kernel: expect the\nprocess to slow down while attached. Stops on SIGINT/SIGTERM, after\n--duration, or when the process exits.\n\nflags:")
+		fmt.Fprintln(fs.Output(), "usage: leakguard attach [flags] PID | --pid PID\n\nTraces malloc/calloc/realloc/free of a running process with eBPF uprobes\n(Linux, root or CAP_BPF+CAP_PERFMON) and tests its native in-use memory per\nallocation stack. Every traced call traps into the kernel: expect the\nprocess to slow down while attached. Stops on SIGINT/SIGTERM, after\n--duration, when the process exits, or after --give-up of continuous failure.\nProgress goes to stderr.\n\nflags:")
 		fs.PrintDefaults()
 	}
 	pos, code, ok := parseArgs(fs, args, stdout, stderr)
