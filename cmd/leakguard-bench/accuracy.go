@@ -153,8 +153,12 @@ func accuracy(w io.Writer, short bool) error {
 	old := runtime.MemProfileRate
 	defer func() { runtime.MemProfileRate = old }()
 	all := append(workload.Leaks(), workload.Benign()...)
-	fmt.Fprintf(w, "## Accuracy: %d workloads (%d leaking, %d benign), %d heap profiles each, %d seed(s), default settings\n\n",
-		len(all), len(workload.Leaks()), len(workload.Benign()), steps, seeds)
+	seedWord := "seeds"
+	if seeds == 1 {
+		seedWord = "seed"
+	}
+	fmt.Fprintf(w, "## Accuracy: %d workloads (%d leaking, %d benign), %d heap profiles each, %d %s, default settings\n\n",
+		len(all), len(workload.Leaks()), len(workload.Benign()), steps, seeds, seedWord)
 	fmt.Fprintln(w, "A run is a true positive when an alert names the leaking function; any other alert (on a benign workload, or on a stack that is not the leak) is a false positive. Latency counts profiles from the leak's start to the alert; at the default 10 s interval, 48 samples is 8 minutes.")
 	fmt.Fprintln(w)
 	byRate := map[int]*score{}

@@ -42,10 +42,27 @@ func run(w io.Writer, short bool, only string) error {
 		order = []string{only}
 	}
 	fmt.Fprintf(w, "leakguard-bench: %s/%s, %d CPUs, %s, short=%v\n\n", runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), runtime.Version(), short)
+	if short {
+		fmt.Fprintln(w, smokeBanner)
+		fmt.Fprintln(w)
+	}
 	for _, name := range order {
 		if err := sections[name](w, short); err != nil {
 			return fmt.Errorf("%s: %w", name, err)
 		}
+		if short {
+			// Tables get copied one at a time: each carries the warning.
+			fmt.Fprintln(w, smokeNote)
+			fmt.Fprintln(w)
+		}
 	}
 	return nil
 }
+
+// The marks of a -short run, whose tables only show that the evaluation
+// runs end to end: a few rounds of a few steps make ratios and rates that
+// are noise.
+const (
+	smokeBanner = "SMOKE RUN (-short): too few steps, seeds and rounds to mean anything; run without -short for results."
+	smokeNote   = "(smoke run: the numbers above are not results; run without -short)"
+)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -15,6 +16,12 @@ func TestBench(t *testing.T) {
 	require.NoError(t, run(&out, testing.Short(), ""))
 	for _, heading := range []string{"## Accuracy", "## Overhead", "## Analysis cost", "## Memory bound", "**overall**"} {
 		require.Contains(t, out.String(), heading)
+	}
+	if testing.Short() {
+		require.Contains(t, out.String(), smokeBanner, "a reduced run says it is no result")
+		require.Equal(t, 3, strings.Count(out.String(), smokeNote), "after every section")
+	} else {
+		require.NotContains(t, out.String(), "smoke run")
 	}
 	t.Log("\n" + out.String())
 }

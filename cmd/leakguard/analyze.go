@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -22,36 +21,39 @@ func runAnalyze(args []string, stdout, stderr io.Writer) int {
 	out.register(fs)
 	skipBad := fs.Bool("skip-bad", false, "skip files that are not valid heap profiles instead of failing")
 	groupBy := fs.String("group-by", "", "dir: each directory holding profiles is one replica of the same service; a leak is reported once with the number of replicas it was flagged on")
+	maxSize := registerMaxSize(fs)
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: leakguard analyze [flags] PATH...\n\nPATH is a pprof heap profile (gzipped or not) or a directory of them;\nthe series is ordered by each profile's own timestamp.\n\nflags:")
+		fmt.Fprintln(fs.Output(), "usage: leakguard analyze [flags] PATH...\n\nPATH is a pprof heap or goroutine profile (debug=0 format, gzipped or not)\nor a directory of them; all must be of one kind. The series is ordered by\neach profile's own timestamp. Goroutine leaks are reported per creation site.\n\nflags:")
 		fs.PrintDefaults()
 	}
-	if !parseFlags(fs, args, stderr) {
-		return exitUsage
+	paths, code, ok := parseArgs(fs, args, stdout, stderr)
+	if !ok {
+		return code
 	}
 	if err := out.validate(); err != nil {
 		fmt.Fprintln(stderr, "leakguard analyze:", err)
 		return exitUsage
 	}
-	if fs.NArg() == 0 {
+	if len(paths) == 0 {
+		fmt.Fprintln(stderr, "leakguard analyze: no PATH given")
 		fs.Usage()
 		return exitUsage
 	}
-	opts := []pprofile.FilesOption{pprofile.WithSampleType(pprofile.SampleType(out.sampleType))}
+	opts := []pprofile.FilesOption{pprofile.WithSampleType(pprofile.SampleType(out.sampleType)), pprofile.WithMaxProfileSize(int64(*maxSize))}
 	if *skipBad {
 		opts = append(opts, pprofile.SkipBad())
 	}
 	switch *groupBy {
 	case "":
 	case "dir":
-		return analyzeReplicas(fs.Args(), opts, &out, stdout, stderr)
+		return analyzeReplicas(paths, opts, &out, stdout, stderr)
 	default:
 		fmt.Fprintf(stderr, "leakguard analyze: --group-by %q: want dir\n", *groupBy)
 		return exitUsage
 	}
-	files, err := pprofile.Open(fs.Args(), opts...)
+	files, err := pprofile.Open(paths, opts...)
 	if err != nil {
-		fmt.Fprintln(stderr, "leakguard analyze:", err)
+		fmt.Fprintln(stderr, "leakguard analyze:", tooLarge(err))
 		return exitUsage
 	}
 	for _, e := range files.Skipped() {
@@ -102,7 +104,7 @@ func analyzeReplicas(paths []string, opts []pprofile.FilesOption, out *outputFla
 	for _, dir := range dirs {
 		files, err := pprofile.Open(groups[dir], opts...)
 		if err != nil {
-			fmt.Fprintf(stderr, "leakguard analyze: replica %s: %v\n", dir, err)
+			fmt.Fprintf(stderr, "leakguard analyze: replica %s: %v\n", dir, tooLarge(err))
 			return exitUsage
 		}
 		for _, e := range files.Skipped() {
@@ -148,11 +150,13 @@ func analyzeReplicas(paths []string, opts []pprofile.FilesOption, out *outputFla
 func profilesByDir(paths []string) (map[string][]string, error) {
 	groups := map[string][]string{}
 	for _, p := range paths {
+		found := 0
 		err := filepath.WalkDir(p, func(path string, d fs.DirEntry, err error) error {
 			if err != nil {
 				return err
 			}
 			if d.Type().IsRegular() {
+				found++
 				dir := filepath.Dir(path)
 				groups[dir] = append(groups[dir], path)
 			}
@@ -161,9 +165,9 @@ func profilesByDir(paths []string) (map[string][]string, error) {
 		if err != nil {
 			return nil, err
 		}
-	}
-	if len(groups) == 0 {
-		return nil, errors.New("no profiles given")
+		if found == 0 {
+			return nil, fmt.Errorf("no profiles in %s: the directory holds no files", p)
+		}
 	}
 	return groups, nil
 }

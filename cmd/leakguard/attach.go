@@ -23,11 +23,12 @@ func runAttach(args []string, stdout, stderr io.Writer) int {
 	library := fs.String("library", "", "probe the allocator in this ELF file instead of the libc the process maps")
 	prefix := fs.String("symbol-prefix", "", "allocator symbol prefix, e.g. je_ for a prefixed jemalloc")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: leakguard attach [flags] PID | --pid PID\n\nTraces malloc/calloc/realloc/free of a running process with eBPF uprobes\n(Linux, root or CAP_BPF+CAP_PERFMON) and tests its native in-use memory per\nallocation stack. Every traced call traps into the kernel: expect the\nprocess to slow down while attached. Stops on SIGINT/SIGTERM, after\n--duration, or when the process exits.\n\nflags:")
+		fmt.Fprintln(fs.Output(), "usage: leakguard attach [flags] PID | --pid PID\n\nTraces malloc/calloc/realloc/free of a running process with eBPF uprobes\n(Linux, root or CAP_BPF+CAP_PERFMON) and tests its native in-use memory per\nallocation stack. Every traced call traps into the kernel: expect the\nprocess to slow down while attached. Stops on SIGINT/SIGTERM, after\n--duration, when the process exits, or after --give-up of continuous failure.\nProgress goes to stderr.\n\nflags:")
 		fs.PrintDefaults()
 	}
-	if !parseFlags(fs, args, stderr) {
-		return exitUsage
+	pos, code, ok := parseArgs(fs, args, stdout, stderr)
+	if !ok {
+		return code
 	}
 	if err := out.validate(); err != nil {
 		fmt.Fprintln(stderr, "leakguard attach:", err)
@@ -39,10 +40,14 @@ func runAttach(args []string, stdout, stderr io.Writer) int {
 	}
 	arg := strconv.Itoa(*pidFlag)
 	switch {
-	case fs.NArg() == 1 && *pidFlag == 0:
-		arg = fs.Arg(0)
-	case fs.NArg() == 0 && *pidFlag != 0:
+	case len(pos) == 1 && *pidFlag == 0:
+		arg = pos[0]
+	case len(pos) == 0 && *pidFlag != 0:
+	case *pidFlag != 0:
+		fmt.Fprintf(stderr, "leakguard attach: --pid %d and arguments %q: give the PID once\n", *pidFlag, pos)
+		return exitUsage
 	default:
+		fmt.Fprintf(stderr, "leakguard attach: want one PID, got %s\n", countArgs(pos))
 		fs.Usage()
 		return exitUsage
 	}
@@ -69,7 +74,7 @@ func runAttach(args []string, stdout, stderr io.Writer) int {
 	}
 	defer src.Close()
 	fmt.Fprintf(stderr, "leakguard attach: tracing %s in process %d\n", src.Library(), pid)
-	code := live.run("attach", src, &out, func(err error) bool { return errors.Is(err, os.ErrProcessDone) }, stdout, stderr)
+	code = live.run("attach", src, &out, func(err error) bool { return errors.Is(err, os.ErrProcessDone) }, stdout, stderr)
 	if st, err := src.Stats(); err == nil && st.AllocsDropped+st.StacksDropped+st.PendingDropped+st.TotalsDropped > 0 {
 		fmt.Fprintf(stderr, "leakguard attach: the probes could not record everything (undercounts): %+v\n", st)
 	}

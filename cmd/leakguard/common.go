@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/leakguard/leakguard"
@@ -65,7 +66,7 @@ func (h *horizonFlag) of(span time.Duration) time.Duration {
 }
 
 func (o *outputFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&o.sampleType, "sample-type", "inuse_space", "series to test: inuse_space or inuse_objects")
+	fs.StringVar(&o.sampleType, "sample-type", "inuse_space", "series to test: inuse_space or inuse_objects (goroutine profiles: stack bytes or goroutine count)")
 	fs.Float64Var(&o.confidence, "confidence", leakguard.DefaultAlertConfidence, "confidence for an alert (the family-wise false-alarm probability is 1 minus this)")
 	fs.StringVar(&o.format, "format", "text", "output format: text or json")
 	fs.StringVar(&o.html, "html", "", "also write a self-contained HTML report to this file")
@@ -96,15 +97,88 @@ func (o *outputFlags) detector(span time.Duration) (*leakguard.Detector, error) 
 	return leakguard.NewDetector(leakguard.WithConfidence(warn, o.confidence), leakguard.WithHorizon(o.horizon.of(span)))
 }
 
-// parseFlags parses args, printing errors; ok is false on a usage error or
-// -h.
-func parseFlags(fs *flag.FlagSet, args []string, stderr io.Writer) bool {
-	fs.SetOutput(stderr)
-	if err := fs.Parse(args); err != nil {
-		if !errors.Is(err, flag.ErrHelp) {
-			return false
+// parseArgs parses args with flags allowed before, between and after the
+// positional arguments (`watch URL --html r.html`); "--" ends the flags.
+// It returns the positional arguments, or ok false with the exit status:
+// 0 after printing the help on stdout for -h/--help, 2 after naming the
+// problem on stderr.
+func parseArgs(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) (pos []string, code int, ok bool) {
+	// The flag package prints its errors and the usage to one writer;
+	// the help goes to stdout and an error to stderr, so both are printed
+	// here instead.
+	fs.SetOutput(io.Discard)
+	defer fs.SetOutput(stderr)
+	for {
+		err := fs.Parse(args)
+		if errors.Is(err, flag.ErrHelp) {
+			fs.SetOutput(stdout)
+			fs.Usage()
+			return nil, exitClean, false
 		}
-		return false
+		if err != nil {
+			fmt.Fprintf(stderr, "leakguard %s: %v\nRun 'leakguard help %[1]s' for its flags.\n", fs.Name(), err)
+			return nil, exitUsage, false
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			return pos, 0, true
+		}
+		if n := len(args) - len(rest); n > 0 && args[n-1] == "--" {
+			return append(pos, rest...), 0, true
+		}
+		pos = append(pos, rest[0])
+		args = rest[1:]
 	}
-	return true
+}
+
+// byteSize is a flag.Value for a size in bytes: a plain number of bytes,
+// or one with a unit (KiB, MiB, GiB; KB, MB, GB).
+type byteSize int64
+
+func (b *byteSize) String() string {
+	n := int64(*b)
+	for _, u := range []struct {
+		name string
+		size int64
+	}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}} {
+		if n >= u.size && n%u.size == 0 {
+			return strconv.FormatInt(n/u.size, 10) + u.name
+		}
+	}
+	return strconv.FormatInt(n, 10)
+}
+
+func (b *byteSize) Set(s string) error {
+	units := []struct {
+		suffix string
+		size   int64
+	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"B", 1}}
+	num, mul := s, int64(1)
+	for _, u := range units {
+		if strings.HasSuffix(s, u.suffix) {
+			num, mul = strings.TrimSpace(strings.TrimSuffix(s, u.suffix)), u.size
+			break
+		}
+	}
+	n, err := strconv.ParseInt(num, 10, 64)
+	if err != nil || n <= 0 || n > (1<<62)/mul {
+		return errors.New("want a positive size such as 256MiB or 1GiB")
+	}
+	*b = byteSize(n * mul)
+	return nil
+}
+
+// registerMaxSize adds --max-profile-size to fs.
+func registerMaxSize(fs *flag.FlagSet) *byteSize {
+	b := byteSize(pprofile.DefaultMaxProfileSize)
+	fs.Var(&b, "max-profile-size", "refuse a profile larger than this `size` once decompressed (a number of bytes, or with KiB, MiB, GiB)")
+	return &b
+}
+
+// tooLarge adds to a size-limit error how to accept the profile anyway.
+func tooLarge(err error) error {
+	if errors.Is(err, pprofile.ErrTooLarge) {
+		return fmt.Errorf("%w (raise --max-profile-size to accept it)", err)
+	}
+	return err
 }

@@ -1,20 +1,24 @@
-// Command leakguard finds memory leaks in Go heap profiles with the same
-// engine the leakguard library runs in-process.
+// Command leakguard finds memory and goroutine leaks in Go pprof profiles
+// with the same engine the leakguard library runs in-process.
 //
-//	leakguard analyze [flags] PATH...   # stored heap profiles (files or directories)
-//	leakguard watch [flags] URL         # a live /debug/pprof/heap endpoint
+//	leakguard analyze [flags] PATH...   # stored heap or goroutine profiles (files or directories)
+//	leakguard watch [flags] URL         # a live /debug/pprof/heap or /debug/pprof/goroutine endpoint
 //	leakguard attach [flags] PID        # a native process's C allocator (Linux eBPF, root)
+//	leakguard help [command]            # usage, on stdout
+//	leakguard --version                 # the module version it was built from
 //
-// Exit status: 0 when no stack leaks at the alert confidence, 1 when one
-// does, 2 on a usage or input error.
+// Flags may come before or after the arguments; "--" ends the flags.
+//
+// Exit status: 0 when no stack leaks at the alert confidence (and for help
+// and --version), 1 when one does, 2 on a usage or input error.
 package main
 
 import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/debug"
 	"sort"
-	"strings"
 )
 
 // Exit codes.
@@ -31,8 +35,8 @@ type command struct {
 
 // commands is the dispatch table; a subcommand is one entry.
 var commands = map[string]command{
-	"analyze": {"find leaks in stored heap profiles", runAnalyze},
-	"watch":   {"poll a live /debug/pprof/heap endpoint and report leaks as they appear", runWatch},
+	"analyze": {"find leaks in stored heap or goroutine profiles", runAnalyze},
+	"watch":   {"poll a live /debug/pprof/heap or /debug/pprof/goroutine endpoint and report leaks as they appear", runWatch},
 	"attach":  {"trace a process's C allocator with eBPF uprobes (Linux, root) and report leaks", runAttach},
 }
 
@@ -41,9 +45,29 @@ func main() {
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+	if len(args) == 0 {
 		usage(stderr)
 		return exitUsage
+	}
+	switch args[0] {
+	case "-h", "-help", "--help":
+		usage(stdout)
+		return exitClean
+	case "help":
+		// "help CMD" is "CMD --help".
+		if len(args) > 1 {
+			if c, ok := commands[args[1]]; ok {
+				return c.run([]string{"--help"}, stdout, stderr)
+			}
+			fmt.Fprintf(stderr, "leakguard help: unknown command %q\n", args[1])
+			usage(stderr)
+			return exitUsage
+		}
+		usage(stdout)
+		return exitClean
+	case "-version", "--version", "version":
+		fmt.Fprintln(stdout, "leakguard", version())
+		return exitClean
 	}
 	c, ok := commands[args[0]]
 	if !ok {
@@ -52,6 +76,35 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	return c.run(args[1:], stdout, stderr)
+}
+
+// version is the module version the binary was built from: a release tag
+// for `go install ...@vX.Y.Z`, "(devel)" for a build from a checkout, with
+// the VCS revision when the build recorded one.
+func version() string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "(devel)"
+	}
+	v := bi.Main.Version
+	if v == "" {
+		v = "(devel)" // test binaries record no main module version
+	}
+	var rev, modified string
+	for _, s := range bi.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.modified":
+			if s.Value == "true" {
+				modified = ", modified"
+			}
+		}
+	}
+	if v == "(devel)" && rev != "" {
+		v += fmt.Sprintf(" (commit %.12s%s)", rev, modified)
+	}
+	return v + ", " + bi.GoVersion
 }
 
 func usage(w io.Writer) {
@@ -64,7 +117,9 @@ func usage(w io.Writer) {
 	for _, n := range names {
 		fmt.Fprintf(w, "  %-8s %s\n", n, commands[n].summary)
 	}
-	fmt.Fprintln(w, "\nRun 'leakguard <command> -h' for its flags.")
-	fmt.Fprintln(w, strings.TrimSpace(`
-exit status: 0 no leak at the alert confidence, 1 leak found, 2 usage or input error`))
+	fmt.Fprintln(w, `
+Run 'leakguard help <command>' for its flags; 'leakguard --version' for the version.
+Flags may come before or after the arguments; "--" ends the flags.
+
+exit status: 0 no leak at the alert confidence, 1 leak found, 2 usage or input error`)
 }

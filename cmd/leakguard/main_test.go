@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/pprof/profile"
 	"github.com/stretchr/testify/require"
 )
 
@@ -156,11 +157,18 @@ func TestAnalyzeInputErrors(t *testing.T) {
 	require.NoError(t, err)
 	corrupt := filepath.Join(dir, "corrupt.pb.gz")
 	require.NoError(t, os.WriteFile(corrupt, []byte("not a profile"), 0o644))
-	cpu := filepath.Join(dir, "goroutine.pb.gz")
-	f, err := os.Create(cpu)
-	require.NoError(t, err)
-	require.NoError(t, pprof.Lookup("goroutine").WriteTo(f, 0))
-	require.NoError(t, f.Close())
+	cpu := filepath.Join(dir, "cpu.pb.gz")
+	fn := &profile.Function{ID: 1, Name: "main.spin"}
+	loc := &profile.Location{ID: 1, Line: []profile.Line{{Function: fn}}}
+	var buf bytes.Buffer
+	require.NoError(t, (&profile.Profile{
+		SampleType: []*profile.ValueType{{Type: "samples", Unit: "count"}, {Type: "cpu", Unit: "nanoseconds"}},
+		Sample:     []*profile.Sample{{Location: []*profile.Location{loc}, Value: []int64{1, 10e6}}},
+		Location:   []*profile.Location{loc},
+		Function:   []*profile.Function{fn},
+		TimeNanos:  1,
+	}).Write(&buf))
+	require.NoError(t, os.WriteFile(cpu, buf.Bytes(), 0o644))
 
 	tests := []struct {
 		name string
@@ -175,7 +183,7 @@ func TestAnalyzeInputErrors(t *testing.T) {
 		{"bad confidence", []string{"analyze", "--confidence", "1.5", good}, exitUsage, "--confidence"},
 		{"missing file", []string{"analyze", filepath.Join(dir, "nope")}, exitUsage, "nope"},
 		{"corrupt file named", []string{"analyze", corrupt}, exitUsage, "corrupt.pb.gz"},
-		{"not a heap profile", []string{"analyze", cpu}, exitUsage, "not a heap profile"},
+		{"a CPU profile", []string{"analyze", cpu}, exitUsage, "cpu.pb.gz: neither a heap nor a goroutine profile"},
 		{"skip bad", []string{"analyze", "--skip-bad", corrupt, filepath.Join(good, entries[0].Name()), filepath.Join(good, entries[1].Name())}, exitClean, "no leak found"},
 		{"same file twice", []string{"analyze", filepath.Join(good, entries[0].Name()), filepath.Join(good, entries[0].Name())}, exitUsage, "same timestamp"},
 	}

@@ -23,9 +23,10 @@ type report struct {
 	End      time.Time     `json:"end"`
 	Alerts   []reportAlert `json:"alerts"`
 	Skipped  []string      `json:"skipped,omitempty"`
-	// Repeated counts profiles left out because they repeated the previous
-	// one exactly (no GC in between): not new observations.
-	Repeated int `json:"repeated_profiles,omitempty"`
+	// Repeated counts heap profiles left out because they repeated the
+	// previous one exactly (no GC in between): not new observations. Always
+	// present (0 for watch and goroutine profiles), as the contract shows.
+	Repeated int `json:"repeated_profiles"`
 	// Replicas is the number of replicas analysed with --group-by.
 	Replicas int `json:"replicas,omitempty"`
 
@@ -157,8 +158,11 @@ func emit(rep *report, out *outputFlags, stdout, stderr io.Writer) int {
 }
 
 func writeText(w io.Writer, rep *report) {
-	fmt.Fprintf(w, "%d profiles from %s to %s (%s)\n", rep.Profiles, rep.Start.Format(time.RFC3339), rep.End.Format(time.RFC3339), rep.End.Sub(rep.Start).Round(time.Second))
-	if rep.Repeated > 0 {
+	fmt.Fprintf(w, "%s from %s to %s (%s)\n", plural(rep.Profiles, "profile"), rep.Start.Format(time.RFC3339), rep.End.Format(time.RFC3339), rep.End.Sub(rep.Start).Round(time.Second))
+	switch {
+	case rep.Repeated == 1:
+		fmt.Fprintln(w, "1 more repeated the profile before it exactly (no GC in between) and was not counted")
+	case rep.Repeated > 1:
 		fmt.Fprintf(w, "%d more repeated the profile before them exactly (no GC in between) and were not counted\n", rep.Repeated)
 	}
 	if len(rep.alerts) == 0 {
@@ -168,7 +172,7 @@ func writeText(w io.Writer, rep *report) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "#\tSEVERITY\tCONFIDENCE\tPATTERN\tGROWTH\tIN USE\tAT PROFILE\tFUNCTION\tLOCATION")
 	for i, a := range rep.alerts {
-		leaf := a.Leaf()
+		leaf := site(a)
 		loc := ""
 		if leaf.File != "" {
 			loc = fmt.Sprintf("%s:%d", shortFile(leaf.File), leaf.Line)
@@ -182,6 +186,13 @@ func writeText(w io.Writer, rep *report) {
 		if rep.Replicas > 0 {
 			fmt.Fprintf(w, "   flagged on %d of %d replicas\n", rep.Alerts[i].Replicas, rep.Replicas)
 		}
+		if a.Resource == sampler.Goroutines {
+			where := "at this creation site"
+			if a.Stack == leakguard.TotalStack {
+				where = "in all"
+			}
+			fmt.Fprintf(w, "   %s %s now, +%.2f/s\n", plural(int(a.Evidence.InUseObjects), "goroutine"), where, a.Evidence.GrowthObjectsPerSecond)
+		}
 		if a.Evidence.Retention >= 0 {
 			fmt.Fprintf(w, "   retains %.0f%% of what it allocates; growth since %s\n", 100*a.Evidence.Retention, a.Evidence.GrowthStart.UTC().Format(time.RFC3339))
 		}
@@ -192,6 +203,31 @@ func writeText(w io.Writer, rep *report) {
 			}
 		}
 	}
+}
+
+// site is the frame a report names: the allocating function for memory,
+// the creation site (the function the goroutines were started with, the
+// outermost frame) for goroutines — their leaf is where they are blocked,
+// runtime.gopark for most.
+func site(a leakguard.Alert) sampler.Frame {
+	if a.Resource == sampler.Goroutines && len(a.Frames) > 0 {
+		return a.Frames[len(a.Frames)-1]
+	}
+	return a.Leaf()
+}
+
+// alertLine is an escalation as a live run prints it: the Alert's own line,
+// plus the creation site for goroutines.
+func alertLine(a leakguard.Alert) string {
+	line := a.String()
+	if a.Resource == sampler.Goroutines && len(a.Frames) > 1 {
+		s := site(a)
+		line += "; created by " + s.Function
+		if s.File != "" {
+			line += fmt.Sprintf(" (%s:%d)", s.File, s.Line)
+		}
+	}
+	return line
 }
 
 // stackSignature identifies a stack across processes by its resource and

@@ -7,6 +7,14 @@
 // It prints the alert — the leaking function, file and line, growth rate and
 // confidence — and exits 0 when the leak is caught, 1 if it was not within
 // the time limit.
+//
+//	go run ./examples/leaky -serve 127.0.0.1:6060
+//
+// also serves net/http/pprof and leakguard's page, and keeps leaking after
+// the alert (until -timeout) for an external `leakguard watch`. The leak is
+// capped: once the sessions hold -max-mib MiB (default 1024, 1 GiB) it
+// stops growing — the service keeps serving, without retaining more — so a
+// demo left running does not take the machine's memory.
 package main
 
 import (
@@ -24,18 +32,30 @@ import (
 // so an external `leakguard watch` can catch it too.
 var keepGoing bool
 
-// sessions is the leak: every request's session is kept forever.
+// sessions is the leak: every request's session is kept forever, up to
+// maxLeak bytes.
 var sessions [][]byte
 
+// sessionSize is what one request retains.
+const sessionSize = 16 << 10
+
+// maxLeak caps the leak (-max-mib): a demo, not a way to exhaust the host.
+var maxLeak int64 = 1 << 30
+
 // handleRequest allocates a working buffer (garbage after the request) and
-// retains a session record (the leak).
-func handleRequest(i int) {
+// retains a session record (the leak) while the sessions hold less than
+// maxLeak. It reports whether it retained one.
+func handleRequest(i int) bool {
 	work := make([]byte, workSize)
 	work[0] = byte(i)
 	scratch = work // escapes: real garbage, collected after the next request
-	session := make([]byte, 16<<10)
+	if int64(len(sessions)+1)*sessionSize > maxLeak {
+		return false
+	}
+	session := make([]byte, sessionSize)
 	session[0] = work[0]
 	sessions = append(sessions, session)
+	return true
 }
 
 // workSize is a variable so the working buffer is heap-allocated, as a
@@ -49,7 +69,13 @@ func main() {
 	timeout := flag.Duration("timeout", 2*time.Minute, "give up after this long")
 	interval := flag.Duration("interval", 100*time.Millisecond, "leakguard sampling interval")
 	serve := flag.String("serve", "", "also serve net/http/pprof and leakguard's page on this address (e.g. 127.0.0.1:6060) and keep leaking until -timeout, for `leakguard watch`")
+	maxMiB := flag.Int64("max-mib", maxLeak>>20, "stop leaking once the sessions hold this many MiB (the service keeps serving)")
 	flag.Parse()
+	if *maxMiB <= 0 {
+		fmt.Fprintln(os.Stderr, "leaky: -max-mib must be positive")
+		os.Exit(2)
+	}
+	maxLeak = *maxMiB << 20
 	if *serve != "" {
 		go func() {
 			if err := http.ListenAndServe(*serve, nil); err != nil {
@@ -90,6 +116,7 @@ func run(interval, timeout time.Duration) int {
 	deadline := time.After(timeout)
 	tick := time.NewTicker(time.Millisecond)
 	defer tick.Stop()
+	capped := false
 	for i := 0; ; i++ {
 		select {
 		case a := <-caught:
@@ -111,7 +138,10 @@ func run(interval, timeout time.Duration) int {
 			fmt.Println("no leak reported within", timeout)
 			return 1
 		case <-tick.C:
-			handleRequest(i)
+			if !handleRequest(i) && !capped {
+				capped = true
+				fmt.Printf("the sessions hold %d MiB (-max-mib): no longer leaking\n", maxLeak>>20)
+			}
 		}
 	}
 }

@@ -12,3 +12,18 @@ import (
 func TestLeakIsCaught(t *testing.T) {
 	require.Equal(t, 0, run(100*time.Millisecond, 3*time.Minute), "the leak was not reported")
 }
+
+// TestLeakIsCapped: past maxLeak, requests retain nothing more.
+func TestLeakIsCapped(t *testing.T) {
+	old := maxLeak
+	t.Cleanup(func() { maxLeak, sessions = old, nil })
+	sessions, maxLeak = nil, 4*sessionSize
+	var retained int
+	for i := range 10 {
+		if handleRequest(i) {
+			retained++
+		}
+	}
+	require.Equal(t, 4, retained)
+	require.Len(t, sessions, 4)
+}

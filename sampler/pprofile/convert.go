@@ -10,6 +10,7 @@ import (
 	"github.com/google/pprof/profile"
 
 	"github.com/leakguard/leakguard/sampler"
+	"github.com/leakguard/leakguard/sampler/goroutine"
 )
 
 // SampleType selects which in-use measure a Sample's InUseBytes carries:
@@ -23,18 +24,61 @@ const (
 	InUseObjects SampleType = "inuse_objects"
 )
 
-// ErrNotHeap is returned for a profile with no in-use sample types (a CPU
-// or goroutine profile, for example).
-var ErrNotHeap = errors.New("not a heap profile (no inuse_space/inuse_objects sample types)")
+// ErrNotSupported is returned for a profile that is neither a heap profile
+// (inuse_space/inuse_objects sample types) nor a goroutine profile (one
+// goroutine/count sample type): a CPU or mutex profile, for example.
+var ErrNotSupported = errors.New("neither a heap nor a goroutine profile (want inuse_space/inuse_objects or goroutine/count sample types)")
 
-// FromProfile converts one parsed heap profile into a Sample. Records are
-// aggregated per symbolised stack; Time is the profile's own TimeNanos and
-// Rate its sampling period (pprof heap profiles are already scaled to
-// unbiased estimates). With InUseObjects, each record's InUseBytes holds its
-// object count. source names the profile in errors and reports.
+// ErrNotHeap is the error of a profile this package cannot read.
+//
+// Deprecated: goroutine profiles are read too; use ErrNotSupported, which
+// it equals.
+var ErrNotHeap = ErrNotSupported
+
+// ResourceOf tells what a profile measures from its sample types:
+// sampler.Heap for a heap profile, sampler.Goroutines for a goroutine
+// profile; ok is false for any other profile.
+func ResourceOf(p *profile.Profile) (r sampler.Resource, ok bool) {
+	if p == nil {
+		return "", false
+	}
+	for _, t := range p.SampleType {
+		if t.Type == "inuse_space" || t.Type == "inuse_objects" {
+			return sampler.Heap, true
+		}
+	}
+	if len(p.SampleType) == 1 && p.SampleType[0].Type == "goroutine" && p.SampleType[0].Unit == "count" {
+		return sampler.Goroutines, true
+	}
+	return "", false
+}
+
+// FromProfile converts one parsed heap or goroutine profile into a Sample;
+// the kind is told by the profile's sample types (ResourceOf). Time is the
+// profile's own TimeNanos. source names the profile in errors and reports.
+//
+// A heap profile's records are aggregated per symbolised stack and Rate is
+// its sampling period (pprof heap profiles are already scaled to unbiased
+// estimates); with InUseObjects, each record's InUseBytes holds its object
+// count.
+//
+// A goroutine profile's records are aggregated per creation site — the
+// function the goroutines were started with — as sampler/goroutine does
+// in-process: InUseObjects is the goroutine count and InUseBytes
+// count × goroutine.MinStackBytes (with InUseObjects, the count).
 func FromProfile(p *profile.Profile, source string, st SampleType) (*sampler.Sample, error) {
 	if p == nil {
 		return nil, fmt.Errorf("%s: nil profile", source)
+	}
+	if st != InUseSpace && st != InUseObjects && st != "" {
+		return nil, fmt.Errorf("unknown sample type %q (want inuse_space or inuse_objects)", st)
+	}
+	res, ok := ResourceOf(p)
+	if !ok {
+		return nil, fmt.Errorf("%s: %w", source, ErrNotSupported)
+	}
+	if res == sampler.Goroutines {
+		return fromGoroutineProfile(p, source, st)
 	}
 	idx := map[string]int{}
 	for i, t := range p.SampleType {
@@ -42,9 +86,6 @@ func FromProfile(p *profile.Profile, source string, st SampleType) (*sampler.Sam
 	}
 	space, okSpace := idx["inuse_space"]
 	objects, okObjects := idx["inuse_objects"]
-	if !okSpace && !okObjects {
-		return nil, fmt.Errorf("%s: %w", source, ErrNotHeap)
-	}
 	allocSpace, okAllocSpace := idx["alloc_space"]
 	allocObjects, okAllocObjects := idx["alloc_objects"]
 	switch st {
@@ -56,8 +97,6 @@ func FromProfile(p *profile.Profile, source string, st SampleType) (*sampler.Sam
 		if !okObjects {
 			return nil, fmt.Errorf("%s: profile has no inuse_objects sample type", source)
 		}
-	default:
-		return nil, fmt.Errorf("unknown sample type %q (want inuse_space or inuse_objects)", st)
 	}
 	out := &sampler.Sample{
 		Time:     time.Unix(0, p.TimeNanos),
@@ -95,6 +134,62 @@ func FromProfile(p *profile.Profile, source string, st SampleType) (*sampler.Sam
 		r.AllocObjects += get(okAllocObjects, allocObjects)
 	}
 	return out, nil
+}
+
+func fromGoroutineProfile(p *profile.Profile, source string, st SampleType) (*sampler.Sample, error) {
+	out := &sampler.Sample{
+		Time:     time.Unix(0, p.TimeNanos),
+		Resource: sampler.Goroutines,
+		Rate:     1, // every goroutine is in the profile
+		Source:   source,
+	}
+	byKey := make(map[uint64]int)
+	for _, s := range p.Sample {
+		if len(s.Value) != 1 {
+			return nil, fmt.Errorf("%s: sample with %d values for 1 sample type", source, len(s.Value))
+		}
+		frames := framesOf(s)
+		// runtime.goexit is every goroutine's outermost frame; the one
+		// inside it is the function the goroutine was started with.
+		for len(frames) > 0 && frames[len(frames)-1].Function == "runtime.goexit" {
+			frames = frames[:len(frames)-1]
+		}
+		if len(frames) == 0 {
+			continue
+		}
+		key := siteKey(frames[len(frames)-1])
+		i, ok := byKey[key]
+		if !ok {
+			// The first stack seen at a site stands for it; the report
+			// names the site, its last frame.
+			i = len(out.Records)
+			byKey[key] = i
+			out.Records = append(out.Records, sampler.Record{Stack: key, Frames: frames})
+		}
+		r := &out.Records[i]
+		n := s.Value[0]
+		r.InUseObjects += n
+		if st == InUseObjects {
+			r.InUseBytes += n
+		} else {
+			r.InUseBytes += n * goroutine.MinStackBytes
+		}
+	}
+	return out, nil
+}
+
+// siteKey fingerprints a goroutine creation site by its function and file,
+// as sampler/goroutine does, so that a site's goroutines line up however
+// far their stacks have run.
+func siteKey(entry sampler.Frame) uint64 {
+	h := fnv.New64a()
+	h.Write([]byte(entry.Function))
+	h.Write([]byte{0})
+	h.Write([]byte(entry.File))
+	if k := h.Sum64(); k != 0 {
+		return k
+	}
+	return 1
 }
 
 // framesOf symbolises a sample leaf first, expanding inlined frames (a

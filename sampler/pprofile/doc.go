@@ -1,9 +1,18 @@
-// Package pprofile turns pprof heap profiles — stored files or a live
-// /debug/pprof/heap endpoint — into leakguard Samples, so that the same
-// engine that runs inside a service can analyse profiles taken by anyone.
+// Package pprofile turns pprof profiles — stored files or a live
+// /debug/pprof endpoint — into leakguard Samples, so that the same engine
+// that runs inside a service can analyse profiles taken by anyone.
+//
+// Heap profiles (inuse_space/inuse_objects sample types) become
+// sampler.Heap samples, one record per allocation stack; goroutine
+// profiles (one goroutine/count sample type, the debug=0 format) become
+// sampler.Goroutines samples, one record per creation site, as
+// sampler/goroutine reads them in-process. The kind is told by the
+// profile's own sample types.
 //
 // Profiles are parsed with github.com/google/pprof/profile (gzipped or
-// not). A stack's fingerprint hashes its symbolised frames (function, file
-// and line), not its addresses, so profiles from different processes of the
-// same build — replicas, restarts — line up.
+// not), decompressed here within a size limit (DefaultMaxProfileSize) so
+// that a decompression bomb is refused within bounded memory. A stack's
+// fingerprint hashes its symbolised frames (function, file and line), not
+// its addresses, so profiles from different processes of the same build —
+// replicas, restarts — line up.
 package pprofile

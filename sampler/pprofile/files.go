@@ -1,7 +1,6 @@
 package pprofile
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -15,13 +14,11 @@ import (
 	"github.com/leakguard/leakguard/sampler"
 )
 
-// maxProfileBytes caps what is read from one profile file or response.
-const maxProfileBytes = 256 << 20
-
-// Files is a Sampler over stored heap profiles, replayed in the order of
-// their own TimeNanos.
+// Files is a Sampler over stored heap or goroutine profiles (one kind per
+// series), replayed in the order of their own TimeNanos.
 type Files struct {
 	samples  []*sampler.Sample
+	resource sampler.Resource
 	next     int
 	skipped  []error
 	repeated int
@@ -34,6 +31,14 @@ type FilesOption func(*filesConfig)
 type filesConfig struct {
 	skipBad    bool
 	sampleType SampleType
+	maxSize    int64
+}
+
+// WithMaxProfileSize caps the size of one profile file, as stored and once
+// decompressed (default DefaultMaxProfileSize); a larger file is an error
+// wrapping ErrTooLarge, found without reading past the cap.
+func WithMaxProfileSize(n int64) FilesOption {
+	return func(c *filesConfig) { c.maxSize = n }
 }
 
 // SkipBad makes Open leave out files that cannot be parsed as heap
@@ -46,17 +51,26 @@ func WithSampleType(st SampleType) FilesOption {
 }
 
 // Open reads every profile named by paths (files, or directories whose
-// regular files are all read) and orders them by TimeNanos. Errors name the
-// file: unreadable or corrupt files (unless SkipBad), profiles without heap
-// sample types, profiles without a timestamp, two profiles with the same
-// timestamp, and profiles of different programs.
+// regular files are all read) and orders them by TimeNanos. The series is
+// of heap profiles or of goroutine profiles, told by their sample types
+// (Resource reports which). Errors name the file: unreadable or corrupt
+// files (unless SkipBad), files over the size limit (unless SkipBad),
+// profiles of neither kind, a mix of both kinds, profiles without a
+// timestamp, two profiles with the same timestamp, profiles of different
+// programs, and a directory with no files.
 func Open(paths []string, opts ...FilesOption) (*Files, error) {
-	cfg := filesConfig{sampleType: InUseSpace}
+	cfg := filesConfig{sampleType: InUseSpace, maxSize: DefaultMaxProfileSize}
 	for _, o := range opts {
 		o(&cfg)
 	}
 	if cfg.sampleType != InUseSpace && cfg.sampleType != InUseObjects {
 		return nil, fmt.Errorf("unknown sample type %q (want inuse_space or inuse_objects)", cfg.sampleType)
+	}
+	if cfg.maxSize <= 0 {
+		return nil, fmt.Errorf("maximum profile size %d must be positive", cfg.maxSize)
+	}
+	if len(paths) == 0 {
+		return nil, errors.New("no profiles given")
 	}
 	var names []string
 	for _, p := range paths {
@@ -68,6 +82,7 @@ func Open(paths []string, opts ...FilesOption) (*Files, error) {
 			names = append(names, p)
 			continue
 		}
+		before := len(names)
 		err = filepath.WalkDir(p, func(path string, d fs.DirEntry, err error) error {
 			if err != nil {
 				return err
@@ -80,9 +95,9 @@ func Open(paths []string, opts ...FilesOption) (*Files, error) {
 		if err != nil {
 			return nil, err
 		}
-	}
-	if len(names) == 0 {
-		return nil, errors.New("no profiles given")
+		if len(names) == before {
+			return nil, fmt.Errorf("no profiles in %s: the directory holds no files", p)
+		}
 	}
 	f := &Files{}
 	type loaded struct {
@@ -91,10 +106,15 @@ func Open(paths []string, opts ...FilesOption) (*Files, error) {
 		program string
 	}
 	var all []loaded
+	var firstOfKind string
 	for _, name := range names {
-		p, err := parseFile(name)
-		if err == nil && !hasHeapTypes(p) {
-			err = fmt.Errorf("%s: %w", name, ErrNotHeap)
+		p, err := parseFile(name, cfg.maxSize)
+		var res sampler.Resource
+		if err == nil {
+			var ok bool
+			if res, ok = ResourceOf(p); !ok {
+				err = fmt.Errorf("%s: %w", name, ErrNotSupported)
+			}
 		}
 		if err != nil {
 			if cfg.skipBad {
@@ -106,10 +126,15 @@ func Open(paths []string, opts ...FilesOption) (*Files, error) {
 		if p.TimeNanos == 0 {
 			return nil, fmt.Errorf("%s: profile has no timestamp (TimeNanos); cannot place it in the series", name)
 		}
+		if f.resource == "" {
+			f.resource, firstOfKind = res, name
+		} else if res != f.resource {
+			return nil, fmt.Errorf("%s is a %s profile and %s a %s profile: analyse one kind at a time", firstOfKind, kindName(f.resource), name, kindName(res))
+		}
 		all = append(all, loaded{name, p, program(p)})
 	}
 	if len(all) == 0 {
-		return nil, errors.Join(append([]error{errors.New("no readable heap profiles")}, f.skipped...)...)
+		return nil, errors.Join(append([]error{errors.New("no readable heap or goroutine profiles")}, f.skipped...)...)
 	}
 	sort.SliceStable(all, func(i, j int) bool { return all[i].prof.TimeNanos < all[j].prof.TimeNanos })
 	var last uint64
@@ -126,9 +151,11 @@ func Open(paths []string, opts ...FilesOption) (*Files, error) {
 		}
 		// A heap profile only changes when a GC runs: the same numbers under
 		// a later timestamp are not a new observation, and counting them
-		// would fake persistence (the HTTP sampler skips them too).
+		// would fake persistence (the HTTP sampler skips them too). A
+		// goroutine profile is current whenever it is taken: the same
+		// numbers later are a new observation of a flat series.
 		sum := digest(s)
-		if len(f.samples) > 0 && sum == last {
+		if f.resource == sampler.Heap && len(f.samples) > 0 && sum == last {
 			f.repeated++
 			continue
 		}
@@ -138,28 +165,22 @@ func Open(paths []string, opts ...FilesOption) (*Files, error) {
 	return f, nil
 }
 
-func parseFile(name string) (*profile.Profile, error) {
-	b, err := os.ReadFile(name)
+func parseFile(name string, limit int64) (*profile.Profile, error) {
+	f, err := os.Open(name)
 	if err != nil {
 		return nil, err
 	}
-	if len(b) > maxProfileBytes {
-		return nil, fmt.Errorf("%s: larger than %d bytes", name, maxProfileBytes)
-	}
-	p, err := profile.Parse(bytes.NewReader(b))
-	if err != nil {
-		return nil, fmt.Errorf("%s: not a valid pprof profile: %w", name, err)
-	}
-	return p, nil
+	defer f.Close()
+	_, p, err := readProfile(f, limit, name, "as stored")
+	return p, err
 }
 
-func hasHeapTypes(p *profile.Profile) bool {
-	for _, t := range p.SampleType {
-		if t.Type == "inuse_space" || t.Type == "inuse_objects" {
-			return true
-		}
+// kindName names a resource's profile in messages.
+func kindName(r sampler.Resource) string {
+	if r == sampler.Goroutines {
+		return "goroutine"
 	}
-	return false
+	return string(r)
 }
 
 // program identifies the profiled binary: its main mapping's build ID, or
@@ -202,8 +223,9 @@ func (f *Files) Sample(ctx context.Context) (*sampler.Sample, error) {
 	return s, nil
 }
 
-// Resource reports sampler.Heap.
-func (f *Files) Resource() sampler.Resource { return sampler.Heap }
+// Resource reports what the series measures: sampler.Heap or
+// sampler.Goroutines.
+func (f *Files) Resource() sampler.Resource { return f.resource }
 
 // Close ends the series.
 func (f *Files) Close() error { f.closed = true; return nil }

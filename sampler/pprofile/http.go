@@ -1,7 +1,6 @@
 package pprofile
 
 import (
-	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -12,14 +11,14 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
-
-	"github.com/google/pprof/profile"
 
 	"github.com/leakguard/leakguard/sampler"
 )
 
-// HTTP is a Sampler that fetches a live /debug/pprof/heap endpoint.
+// HTTP is a Sampler that fetches a live /debug/pprof/heap or
+// /debug/pprof/goroutine endpoint (debug=0, the protobuf format).
 type HTTP struct {
 	url        string
 	client     *http.Client
@@ -30,7 +29,8 @@ type HTTP struct {
 	lastDigest uint64
 	fetched    bool
 	saved      int
-	maxBytes   int // maxProfileBytes; smaller in tests
+	maxSize    int64
+	resource   sampler.Resource
 }
 
 // digest summarises a Sample's numbers, to recognise a repeated profile.
@@ -87,8 +87,24 @@ func WithHTTPSampleType(st SampleType) HTTPOption {
 	}
 }
 
-// NewHTTP returns a Sampler for the heap profile at rawURL, which must be
-// http or https (for example http://localhost:6060/debug/pprof/heap).
+// WithHTTPMaxProfileSize caps the size of one response, as received and
+// once decompressed (default DefaultMaxProfileSize); a larger one is an
+// error wrapping ErrTooLarge, found without reading past the cap.
+func WithHTTPMaxProfileSize(n int64) HTTPOption {
+	return func(h *HTTP) error {
+		if n <= 0 {
+			return fmt.Errorf("maximum profile size %d must be positive", n)
+		}
+		h.maxSize = n
+		return nil
+	}
+}
+
+// NewHTTP returns a Sampler for the heap or goroutine profile at rawURL,
+// which must be http or https (for example
+// http://localhost:6060/debug/pprof/heap or .../debug/pprof/goroutine).
+// Which kind it is comes from each response's sample types; until the
+// first response, Resource guesses from the URL's path.
 func NewHTTP(rawURL string, opts ...HTTPOption) (*HTTP, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil {
@@ -100,7 +116,10 @@ func NewHTTP(rawURL string, opts ...HTTPOption) (*HTTP, error) {
 	if u.Host == "" {
 		return nil, fmt.Errorf("invalid URL %q: no host", rawURL)
 	}
-	h := &HTTP{url: rawURL, client: &http.Client{Timeout: 30 * time.Second}, sampleType: InUseSpace, maxBytes: maxProfileBytes}
+	h := &HTTP{url: rawURL, client: &http.Client{Timeout: 30 * time.Second}, sampleType: InUseSpace, maxSize: DefaultMaxProfileSize, resource: sampler.Heap}
+	if strings.HasSuffix(strings.TrimSuffix(u.Path, "/"), "/goroutine") {
+		h.resource = sampler.Goroutines
+	}
 	for _, o := range opts {
 		if err := o(h); err != nil {
 			return nil, err
@@ -110,7 +129,8 @@ func NewHTTP(rawURL string, opts ...HTTPOption) (*HTTP, error) {
 }
 
 // Sample fetches and parses one profile. It returns sampler.ErrNoNewData
-// when the server returned the same profile as last time (same TimeNanos).
+// when the server returned the same profile as last time (same TimeNanos)
+// or, for a heap profile, the same numbers (no GC completed in between).
 func (h *HTTP) Sample(ctx context.Context) (*sampler.Sample, error) {
 	u, _ := url.Parse(h.url)
 	if h.gc {
@@ -131,16 +151,9 @@ func (h *HTTP) Sample(ctx context.Context) (*sampler.Sample, error) {
 		io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<16))
 		return nil, fmt.Errorf("fetching %s: %s", h.url, resp.Status)
 	}
-	body, err := io.ReadAll(io.LimitReader(resp.Body, int64(h.maxBytes)+1))
+	body, p, err := readProfile(resp.Body, h.maxSize, h.url, "as received")
 	if err != nil {
-		return nil, fmt.Errorf("reading %s: %w", h.url, err)
-	}
-	if len(body) > h.maxBytes {
-		return nil, fmt.Errorf("%s: response larger than %d bytes", h.url, h.maxBytes)
-	}
-	p, err := profile.Parse(bytes.NewReader(body))
-	if err != nil {
-		return nil, fmt.Errorf("%s: response is not a pprof profile: %w", h.url, err)
+		return nil, err
 	}
 	if p.TimeNanos == 0 {
 		p.TimeNanos = time.Now().UnixNano()
@@ -152,17 +165,19 @@ func (h *HTTP) Sample(ctx context.Context) (*sampler.Sample, error) {
 	if err != nil {
 		return nil, err
 	}
+	h.resource = s.Resource
 	// Without gc=1 the server's heap profile only changes when its GC
 	// runs; a new timestamp on the same numbers is not a new observation,
-	// and counting it would fake persistence.
+	// and counting it would fake persistence. A goroutine profile is
+	// current whenever it is taken.
 	sum := digest(s)
-	if h.fetched && sum == h.lastDigest {
-		return nil, sampler.ErrNoNewData
+	if s.Resource == sampler.Heap && h.fetched && sum == h.lastDigest {
+		return nil, ErrNoGC
 	}
 	h.fetched, h.lastDigest = true, sum
 	h.lastTime = p.TimeNanos
 	if h.saveDir != "" {
-		name := filepath.Join(h.saveDir, fmt.Sprintf("heap-%05d-%d.pb.gz", h.saved, p.TimeNanos))
+		name := filepath.Join(h.saveDir, fmt.Sprintf("%s-%05d-%d.pb.gz", kindName(s.Resource), h.saved, p.TimeNanos))
 		if err := os.WriteFile(name, body, 0o644); err != nil {
 			return s, errors.Join(errSaved, err)
 		}
@@ -179,8 +194,15 @@ var errSaved = errors.New("profile fetched but not saved")
 // not be written to the save directory (the returned Sample is valid).
 func IsSaveError(err error) bool { return errors.Is(err, errSaved) }
 
-// Resource reports sampler.Heap.
-func (h *HTTP) Resource() sampler.Resource { return sampler.Heap }
+// Resource reports what the endpoint serves: the kind of the last profile
+// fetched or, before the first, sampler.Goroutines for a URL whose path
+// ends in /goroutine and sampler.Heap otherwise.
+func (h *HTTP) Resource() sampler.Resource { return h.resource }
+
+// ErrNoGC is the sampler.ErrNoNewData that Sample returns when a heap
+// profile repeats the last one's numbers: no garbage collection completed
+// on the server since (WithGC makes every fetch current).
+var ErrNoGC = fmt.Errorf("%w: no GC completed since the last profile", sampler.ErrNoNewData)
 
 // Close releases idle connections.
 func (h *HTTP) Close() error { h.client.CloseIdleConnections(); return nil }

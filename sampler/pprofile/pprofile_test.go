@@ -41,6 +41,19 @@ func heapProfile(t testing.TB) []byte {
 	return buf.Bytes()
 }
 
+// cpuProfile is a minimal profile of a kind this package does not read.
+func cpuProfile() *profile.Profile {
+	fn := &profile.Function{ID: 1, Name: "main.spin"}
+	loc := &profile.Location{ID: 1, Line: []profile.Line{{Function: fn}}}
+	return &profile.Profile{
+		SampleType: []*profile.ValueType{{Type: "samples", Unit: "count"}, {Type: "cpu", Unit: "nanoseconds"}},
+		Sample:     []*profile.Sample{{Location: []*profile.Location{loc}, Value: []int64{1, 10e6}}},
+		Location:   []*profile.Location{loc},
+		Function:   []*profile.Function{fn},
+		TimeNanos:  1,
+	}
+}
+
 func goroutineProfile(t testing.TB) []byte {
 	t.Helper()
 	var buf bytes.Buffer
@@ -83,8 +96,9 @@ func TestFromProfile(t *testing.T) {
 		want string
 	}{
 		{"nil", nil, InUseSpace, "nil profile"},
-		{"goroutine profile", gor, InUseSpace, "not a heap profile"},
+		{"cpu profile", cpuProfile(), InUseSpace, "neither a heap nor a goroutine profile"},
 		{"unknown sample type", heap, "alloc_space", "unknown sample type"},
+		{"unknown sample type, goroutines", gor, "alloc_space", "unknown sample type"},
 	} {
 		_, err := FromProfile(tc.p, "x.pb.gz", tc.st)
 		require.ErrorContains(t, err, tc.want, tc.name)
@@ -102,12 +116,22 @@ func TestOpenErrorsNameTheFile(t *testing.T) {
 	good2 := write("good2.pb.gz", heapProfile(t))
 	corrupt := write("corrupt.pb.gz", []byte("not a profile"))
 	gor := write("goroutine.pb.gz", goroutineProfile(t))
+	var cpu bytes.Buffer
+	require.NoError(t, cpuProfile().Write(&cpu))
+	cpuFile := write("cpu.pb.gz", cpu.Bytes())
+	empty := filepath.Join(dir, "empty")
+	require.NoError(t, os.Mkdir(empty, 0o755))
 
 	_, err := Open([]string{good, corrupt})
 	require.ErrorContains(t, err, corrupt)
+	_, err = Open([]string{good, cpuFile})
+	require.ErrorIs(t, err, ErrNotSupported)
+	require.ErrorContains(t, err, cpuFile)
 	_, err = Open([]string{good, gor})
-	require.ErrorIs(t, err, ErrNotHeap)
+	require.ErrorContains(t, err, "one kind at a time")
 	require.ErrorContains(t, err, gor)
+	_, err = Open([]string{empty})
+	require.EqualError(t, err, "no profiles in "+empty+": the directory holds no files")
 	_, err = Open([]string{good, good})
 	require.ErrorContains(t, err, "same timestamp")
 	_, err = Open(nil)
@@ -165,11 +189,11 @@ func TestHTTPCapsTheResponse(t *testing.T) {
 		}
 	}))
 	defer srv.Close()
-	h, err := NewHTTP(srv.URL)
+	h, err := NewHTTP(srv.URL, WithHTTPMaxProfileSize(16<<10))
 	require.NoError(t, err)
-	h.maxBytes = 16 << 10
 	_, err = h.Sample(context.Background())
-	require.ErrorContains(t, err, "larger than 16384 bytes")
+	require.ErrorIs(t, err, ErrTooLarge)
+	require.ErrorContains(t, err, "more than 16384 bytes as received")
 }
 
 // TestOpenSkipsRepeatedProfiles stores one heap profile three times under
