@@ -258,8 +258,7 @@ func sampledCounts(r *sampler.Record, rate int64) (live, born int64) {
 		// An object of size s is sampled with probability 1 − exp(−s/rate);
 		// the estimate divided by it.
 		keep := -math.Expm1(-float64(bytes) / float64(objects) / float64(rate))
-		raw := int64(math.Round(float64(objects) * keep))
-		return sampler.Units(raw, int64(float64(bytes)*keep), rate)
+		return int64(math.Round(float64(objects) * keep))
 	}
 	live = unscale(r.InUseObjects, r.InUseBytes)
 	if r.AllocObjects > 0 {

@@ -72,13 +72,13 @@ type Record struct {
 	// leaves them zero.
 	AllocBytes   int64
 	AllocObjects int64
-	// InUseSampled and AllocSampled are the raw sampled counts behind the
-	// estimates above, in evidence units (see Units): live and cumulatively
-	// born. They are what the detector tests (an estimate scaled up from
-	// few samples is not more evidence than the samples). A backend that
-	// records every event sets them equal to the counts; one that cannot
-	// know births leaves AllocSampled zero. When both are zero the detector
-	// recovers them from the estimates and Rate.
+	// InUseSampled and AllocSampled are the raw sampled object counts
+	// behind the estimates above: live sampled objects and cumulative
+	// sampled births. They are the evidence the detector tests (an estimate
+	// scaled up from few samples is not more evidence than the samples).
+	// A backend that records every event sets them equal to the counts; one
+	// that cannot know births leaves AllocSampled zero. When both are zero
+	// the detector recovers them from the estimates and Rate.
 	InUseSampled int64
 	AllocSampled int64
 	// ProvenLeaked counts objects a sound analysis proved leaked (the
@@ -126,19 +126,4 @@ type Sampler interface {
 	// Close releases the Sampler's resources. It is safe to call more than
 	// once.
 	Close() error
-}
-
-// Units converts raw sampled objects and their raw bytes into evidence
-// units: one per sampled object, except that an object larger than the
-// sampling rate counts as bytes/rate. A slice that grows by reallocation is
-// one live object however large it gets; measured in units its growth shows,
-// while small objects keep the exact sampled count.
-func Units(objects, bytes, rate int64) int64 {
-	if objects <= 0 {
-		return 0
-	}
-	if rate <= 1 || bytes <= 0 || bytes/objects <= rate {
-		return objects
-	}
-	return (bytes + rate/2) / rate
 }

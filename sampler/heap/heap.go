@@ -169,8 +169,7 @@ func (s *Sampler) Sample(ctx context.Context) (*sampler.Sample, error) {
 		if sym.self && !s.cfg.includeSelf {
 			continue
 		}
-		rawIn := sampler.Units(r.InUseObjects(), r.InUseBytes(), int64(rate))
-		rawAlloc := sampler.Units(r.AllocObjects, r.AllocBytes, int64(rate))
+		rawIn, rawAlloc := r.InUseObjects(), r.AllocObjects
 		inObj, inBytes := scale(r.InUseObjects(), r.InUseBytes(), int64(rate))
 		allocObj, allocBytes := scale(r.AllocObjects, r.AllocBytes, int64(rate))
 		// The runtime keeps one record per stack and allocation size, so a
