@@ -646,7 +646,7 @@ func (d *Detector) describe(f *family, ser *series, c candidate, adj float64, s 
 		e.Reason = fmt.Sprintf("projected to reach the memory limit (%d bytes) within the %v horizon", d.cfg.memLimit, d.cfg.horizon)
 	default:
 		e.Lacks = fmt.Sprintf("%d sampled objects retained; %d needed at %.2f; growing for %v of the %v horizon",
-			max(c.rise, 0), needed, d.cfg.alertConf, e.GrowingFor.Round(time.Second), d.cfg.horizon)
+			max(c.rise, 0), needed, d.cfg.alertConf, roundDuration(e.GrowingFor), roundDuration(d.cfg.horizon))
 	}
 	intercept := ys[0]
 	return &finding{
@@ -661,6 +661,22 @@ func (d *Detector) describe(f *family, ser *series, c candidate, adj float64, s 
 		index: idx,
 		time:  s.Time,
 	}
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}
+
+// roundDuration rounds for reading: tenths of a second below ten seconds,
+// seconds above.
+func roundDuration(d time.Duration) time.Duration {
+	if d < 10*time.Second {
+		return d.Round(100 * time.Millisecond)
+	}
+	return d.Round(time.Second)
 }
 
 func seconds(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
@@ -759,11 +775,11 @@ func (d *Detector) Verdict() Verdict {
 	case !d.tested:
 		v.Inconclusive = true
 		need := seconds(1.5 * d.cfg.horizon.Seconds())
-		v.Reason = fmt.Sprintf("%d samples spanning %v: a persistence test needs a stack's history to span %v (1.5 × the %v horizon)",
-			d.index, v.Span.Round(time.Millisecond), need, d.cfg.horizon)
+		v.Reason = fmt.Sprintf("%d %s spanning %v: a persistence test needs a stack's history of at least 4 samples spanning %v (1.5 × the %v horizon)",
+			d.index, plural(d.index, "sample", "samples"), roundDuration(v.Span), roundDuration(need), roundDuration(d.cfg.horizon))
 	case v.Suspects > 0:
 		v.Inconclusive = true
-		v.Reason = fmt.Sprintf("%d suspect stacks grew significantly but not yet for long enough or with enough sampled objects to confirm at %.2f", v.Suspects, d.cfg.alertConf)
+		v.Reason = fmt.Sprintf("%d suspect %s grew significantly, but not yet for long enough or with enough sampled objects to confirm at %.2f", v.Suspects, plural(v.Suspects, "stack", "stacks"), d.cfg.alertConf)
 	}
 	return v
 }

@@ -100,6 +100,8 @@ func analyzeReplicas(paths []string, opts []pprofile.FilesOption, out *outputFla
 		repeated   int
 	)
 	best := map[string]leakguard.Alert{}
+	var suspects []leakguard.Alert
+	verdict := leakguard.Verdict{}
 	count := map[string]int{}
 	for _, dir := range dirs {
 		files, err := pprofile.Open(groups[dir], opts...)
@@ -130,6 +132,12 @@ func analyzeReplicas(paths []string, opts []pprofile.FilesOption, out *outputFla
 		if last := samples[len(samples)-1].Time; last.After(end) {
 			end = last
 		}
+		suspects = append(suspects, det.Suspects()...)
+		if v := det.Verdict(); v.Inconclusive && !verdict.Inconclusive {
+			verdict = v
+		} else if verdict.Horizon == 0 {
+			verdict.Horizon = v.Horizon
+		}
 		for _, a := range det.Flagged() {
 			sig := stackSignature(a)
 			count[sig]++
@@ -140,6 +148,7 @@ func analyzeReplicas(paths []string, opts []pprofile.FilesOption, out *outputFla
 	}
 	rep := reportOf(slices.Collect(maps.Values(best)), count, profiles, start, end, out.top)
 	rep.Replicas = len(dirs)
+	rep.withVerdict(verdict, suspects, out.top)
 	rep.Repeated = repeated
 	rep.Skipped = skipped
 	return emit(rep, out, stdout, stderr)

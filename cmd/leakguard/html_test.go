@@ -19,9 +19,10 @@ import (
 // minutes, flagged well before the end.
 func htmlRun(t *testing.T) (*leakguard.Detector, *report) {
 	t.Helper()
-	det, err := leakguard.NewDetector()
+	det, err := leakguard.NewDetector(leakguard.WithHorizon(30 * time.Second))
 	require.NoError(t, err)
 	rng := rand.New(rand.NewPCG(3, 3))
+	var live int64
 	start := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 	frames := []sampler.Frame{
 		{Function: "main.handleRequest", File: "/src/examples/leaky/main.go", Line: 36},
@@ -29,9 +30,10 @@ func htmlRun(t *testing.T) (*leakguard.Detector, *report) {
 	}
 	const n = 120
 	for i := range n {
+		live += rng.Int64N(4)
 		det.Observe(&sampler.Sample{
 			Time: start.Add(time.Duration(i) * time.Second), Resource: sampler.Heap, Seq: uint64(i + 1), Rate: 512 << 10,
-			Records: []sampler.Record{{Stack: 1, Frames: frames, InUseBytes: int64(i)<<20 + rng.Int64N(256<<10)}},
+			Records: []sampler.Record{{Stack: 1, Frames: frames, InUseBytes: live << 19, InUseObjects: live, InUseSampled: live, AllocSampled: live}},
 		})
 	}
 	rep := buildReport(det, n, start, start.Add((n-1)*time.Second), 0)

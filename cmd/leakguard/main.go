@@ -26,6 +26,10 @@ const (
 	exitClean = 0
 	exitLeak  = 1
 	exitUsage = 2
+	// exitInconclusive: no leak found, but no test was possible (too short
+	// a history for the horizon) or suspects remain: a CI gate must not
+	// read it as clean.
+	exitInconclusive = 3
 )
 
 type command struct {
@@ -121,5 +125,5 @@ func usage(w io.Writer) {
 Run 'leakguard help <command>' for its flags; 'leakguard --version' for the version.
 Flags may come before or after the arguments; "--" ends the flags.
 
-exit status: 0 no leak at the alert confidence, 1 leak found, 2 usage or input error`)
+exit status: 0 no leak at the alert confidence, 1 leak found, 2 usage or input error, 3 inconclusive (too little history for the horizon, or suspects not yet confirmed)`)
 }

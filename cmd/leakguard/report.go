@@ -29,9 +29,23 @@ type report struct {
 	Repeated int `json:"repeated_profiles"`
 	// Replicas is the number of replicas analysed with --group-by.
 	Replicas int `json:"replicas,omitempty"`
+	// Suspects are stacks whose growth the evidence could not yet confirm
+	// at the alert confidence (too young for the horizon, or too few
+	// sampled objects), with the same fields as alerts; Lacks says what is
+	// missing. Always present.
+	Suspects []reportAlert `json:"suspects"`
+	// Verdict is "leak" (an alert), "clean" (tests were possible and
+	// nothing grew) or "inconclusive" (no test was possible, or suspects
+	// remain); Reason explains an inconclusive verdict. HorizonSeconds is
+	// how long growth had to persist.
+	Verdict        string  `json:"verdict"`
+	Reason         string  `json:"reason,omitempty"`
+	HorizonSeconds float64 `json:"horizon_seconds"`
 
 	// For the text and HTML renderings only.
-	alerts []leakguard.Alert
+	alerts   []leakguard.Alert
+	suspects []leakguard.Alert
+	current  []leakguard.Pattern
 }
 
 // reportAlert is one flagged stack at the highest severity it reached.
@@ -59,6 +73,16 @@ type reportAlert struct {
 	// Replicas counts the replicas on which the stack was flagged
 	// (--group-by only).
 	Replicas int `json:"replicas,omitempty"`
+	// The evidence in sampled objects: the decisive rise, the births and
+	// deaths behind it, and the rise the alert confidence needed.
+	RetainedSampled   int64   `json:"retained_sampled"`
+	EventsSampled     int64   `json:"events_sampled"`
+	NeededSampled     int64   `json:"needed_sampled"`
+	GrowingForSeconds float64 `json:"growing_for_seconds"`
+	// Reason says what the decision rests on; Lacks, for a suspect, what
+	// it still lacks.
+	Reason string `json:"reason,omitempty"`
+	Lacks  string `json:"lacks,omitempty"`
 }
 
 // buildReport keeps, per stack, the escalation to its highest severity:
@@ -66,7 +90,79 @@ type reportAlert struct {
 // ordered by severity, then confidence; the process total comes after the
 // allocation sites it sums.
 func buildReport(det *leakguard.Detector, profiles int, start, end time.Time, top int) *report {
-	return reportOf(det.Flagged(), nil, profiles, start, end, top)
+	rep := reportOf(det.Flagged(), nil, profiles, start, end, top)
+	rep.withVerdict(det.Verdict(), det.Suspects(), top)
+	rep.current = det.Patterns()
+	return rep
+}
+
+// withVerdict adds the suspects and the verdict.
+func (rep *report) withVerdict(v leakguard.Verdict, suspects []leakguard.Alert, top int) {
+	if top > 0 && len(suspects) > top {
+		suspects = suspects[:top]
+	}
+	rep.suspects = suspects
+	for _, a := range suspects {
+		rep.Suspects = append(rep.Suspects, toReportAlert(a, nil))
+	}
+	rep.HorizonSeconds = v.Horizon.Seconds()
+	var alerts, warnings int
+	for _, a := range rep.Alerts {
+		if a.Severity == leakguard.SeverityAlert.String() {
+			alerts++
+		} else {
+			warnings++
+		}
+	}
+	switch {
+	case alerts > 0:
+		rep.Verdict = "leak"
+	case warnings > 0:
+		rep.Verdict = "inconclusive"
+		rep.Reason = fmt.Sprintf("%s significant at the warning confidence but not at the alert's", plural(warnings, "stack"))
+	case v.Inconclusive:
+		rep.Verdict, rep.Reason = "inconclusive", v.Reason
+	default:
+		rep.Verdict = "clean"
+	}
+}
+
+// toReportAlert converts an alert to the JSON contract; replicas, when not
+// nil, gives its replica count by stackSignature.
+func toReportAlert(a leakguard.Alert, replicas map[string]int) reportAlert {
+	ev := a.Evidence
+	stack := a.Frames
+	if stack == nil {
+		stack = []sampler.Frame{}
+	}
+	return reportAlert{
+		Severity:             a.Severity.String(),
+		Confidence:           a.Confidence,
+		Pattern:              string(a.Pattern),
+		FirstDetected:        a.Time.UTC(),
+		FirstDetectedIndex:   a.Index,
+		GrowthBytesPerSecond: ev.GrowthBytesPerSecond,
+		InUseBytes:           ev.InUseBytes,
+		PValue:               ev.PValue,
+		Stack:                stack,
+		Resource:             string(a.Resource),
+		GrowthLow:            ev.SlopeLow,
+		GrowthHigh:           ev.SlopeHigh,
+		GrowthStart:          ev.GrowthStart.UTC(),
+		Retention:            ev.Retention,
+		Samples:              ev.Samples,
+		WindowSeconds:        ev.Window.Seconds(),
+		ProcessTotal:         a.Stack == leakguard.TotalStack,
+		InUseObjects:         ev.InUseObjects,
+		GrowthObjectsPerS:    ev.GrowthObjectsPerSecond,
+		Replicas:             replicas[stackSignature(a)],
+		RetainedSampled:      ev.RetainedSampled,
+		EventsSampled:        ev.EventsSampled,
+		NeededSampled:        ev.NeededSampled,
+		GrowingForSeconds:    ev.GrowingFor.Seconds(),
+		Reason:               ev.Reason,
+		Lacks:                ev.Lacks,
+	}
 }
 
 // reportOf orders alerts and converts them to the JSON contract; replicas,
@@ -88,35 +184,9 @@ func reportOf(alerts []leakguard.Alert, replicas map[string]int, profiles int, s
 	if top > 0 && len(alerts) > top {
 		alerts = alerts[:top]
 	}
-	rep := &report{Profiles: profiles, Start: start.UTC(), End: end.UTC(), Alerts: []reportAlert{}, alerts: alerts}
+	rep := &report{Profiles: profiles, Start: start.UTC(), End: end.UTC(), Alerts: []reportAlert{}, Suspects: []reportAlert{}, alerts: alerts}
 	for _, a := range alerts {
-		ev := a.Evidence
-		stack := a.Frames
-		if stack == nil {
-			stack = []sampler.Frame{}
-		}
-		rep.Alerts = append(rep.Alerts, reportAlert{
-			Severity:             a.Severity.String(),
-			Confidence:           a.Confidence,
-			Pattern:              string(a.Pattern),
-			FirstDetected:        a.Time.UTC(),
-			FirstDetectedIndex:   a.Index,
-			GrowthBytesPerSecond: ev.GrowthBytesPerSecond,
-			InUseBytes:           ev.InUseBytes,
-			PValue:               ev.PValue,
-			Stack:                stack,
-			Resource:             string(a.Resource),
-			GrowthLow:            ev.SlopeLow,
-			GrowthHigh:           ev.SlopeHigh,
-			GrowthStart:          ev.GrowthStart.UTC(),
-			Retention:            ev.Retention,
-			Samples:              ev.Samples,
-			WindowSeconds:        ev.Window.Seconds(),
-			ProcessTotal:         a.Stack == leakguard.TotalStack,
-			InUseObjects:         ev.InUseObjects,
-			GrowthObjectsPerS:    ev.GrowthObjectsPerSecond,
-			Replicas:             replicas[stackSignature(a)],
-		})
+		rep.Alerts = append(rep.Alerts, toReportAlert(a, replicas))
 	}
 	return rep
 }
@@ -128,7 +198,7 @@ func emit(rep *report, out *outputFlags, stdout, stderr io.Writer) int {
 	if out.html != "" {
 		f, err := os.Create(out.html)
 		if err == nil {
-			err = writeHTML(f, rep)
+			err = writeHTMLAt(f, rep, rep.current)
 			if cerr := f.Close(); err == nil {
 				err = cerr
 			}
@@ -154,6 +224,9 @@ func emit(rep *report, out *outputFlags, stdout, stderr io.Writer) int {
 			return exitLeak
 		}
 	}
+	if rep.Verdict == "inconclusive" {
+		return exitInconclusive
+	}
 	return exitClean
 }
 
@@ -165,7 +238,15 @@ func writeText(w io.Writer, rep *report) {
 	case rep.Repeated > 1:
 		fmt.Fprintf(w, "%d more repeated the profile before them exactly (no GC in between) and were not counted\n", rep.Repeated)
 	}
+	defer writeSuspects(w, rep)
+	if rep.Verdict == "inconclusive" && len(rep.alerts) > 0 {
+		fmt.Fprintln(w, "inconclusive:", rep.Reason)
+	}
 	if len(rep.alerts) == 0 {
+		if rep.Verdict == "inconclusive" {
+			fmt.Fprintln(w, "inconclusive:", rep.Reason)
+			return
+		}
 		fmt.Fprintln(w, "no leak found")
 		return
 	}
@@ -202,6 +283,24 @@ func writeText(w io.Writer, rep *report) {
 				fmt.Fprintf(w, "       %s:%d\n", f.File, f.Line)
 			}
 		}
+	}
+}
+
+// writeSuspects lists the suspects: growth that could not yet be
+// confirmed, and what each lacks.
+func writeSuspects(w io.Writer, rep *report) {
+	if len(rep.suspects) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "\n%s (growing, not yet confirmed):\n", plural(len(rep.suspects), "suspect"))
+	for _, a := range rep.suspects {
+		leaf := site(a)
+		loc := ""
+		if leaf.File != "" {
+			loc = fmt.Sprintf(" (%s:%d)", shortFile(leaf.File), leaf.Line)
+		}
+		fmt.Fprintf(w, "  %s%s: +%s/s, %s in use; %s\n", leaf.Function, loc,
+			render.Bytes(a.Evidence.GrowthBytesPerSecond), render.Bytes(float64(a.Evidence.InUseBytes)), a.Evidence.Lacks)
 	}
 }
 

@@ -149,7 +149,7 @@ func (l *liveFlags) run(cmd string, src sampler.Sampler, out *outputFlags, final
 		return exitUsage
 	}
 	code := emit(buildReport(det, w.profiles, w.first, w.last, out.top), out, stdout, stderr)
-	if w.gaveUp && code == exitClean {
+	if w.gaveUp && code != exitLeak {
 		// The run did not end as asked: no leak seen is not a clean bill.
 		return exitUsage
 	}

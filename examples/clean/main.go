@@ -1,6 +1,7 @@
 // Command clean is the same small service as examples/leaky without the
 // leak: sessions go into a bounded cache that fills up in about a second
-// and then recycles its slots. leakguard watches it and stays silent.
+// and then recycles its slots. leakguard watches it (a 5 s horizon, as
+// in examples/leaky) and stays silent.
 //
 //	go run ./examples/clean
 //
@@ -46,13 +47,15 @@ var scratch []byte
 func main() {
 	duration := flag.Duration("duration", 30*time.Second, "how long to serve")
 	interval := flag.Duration("interval", 100*time.Millisecond, "leakguard sampling interval")
+	horizon := flag.Duration("horizon", 5*time.Second, "how long growth must persist to be a leak (a service's default is 10m)")
 	flag.Parse()
-	os.Exit(run(*interval, *duration))
+	os.Exit(run(*interval, *horizon, *duration))
 }
 
-func run(interval, duration time.Duration) int {
+func run(interval, horizon, duration time.Duration) int {
 	g, err := leakguard.Start(
 		leakguard.WithInterval(interval),
+		leakguard.WithHorizon(horizon),
 		leakguard.OnAlert(func(a leakguard.Alert) { fmt.Println(a) }),
 	)
 	if err != nil {

@@ -14,5 +14,5 @@ func TestCleanServiceStaysSilent(t *testing.T) {
 	if testing.Short() {
 		d = 10 * time.Second
 	}
-	require.Equal(t, 0, run(100*time.Millisecond, d), "a benign service was reported as leaking")
+	require.Equal(t, 0, run(100*time.Millisecond, 5*time.Second, d), "a benign service was reported as leaking")
 }

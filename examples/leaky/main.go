@@ -4,9 +4,12 @@
 //
 //	go run ./examples/leaky
 //
-// It prints the alert — the leaking function, file and line, growth rate and
-// confidence — and exits 0 when the leak is caught, 1 if it was not within
-// the time limit.
+// It prints the suspect leakguard raises while the growth is younger than
+// the horizon, then the alert — the leaking function, file and line, growth
+// rate and confidence — and exits 0 when the leak is caught, 1 if it was not
+// within the time limit. The demo's horizon (how long growth must persist to
+// be a leak) is 5 s so that it ends in seconds; a service keeps the default
+// of 10 minutes or sets its own with -horizon.
 //
 //	go run ./examples/leaky -serve 127.0.0.1:6060
 //
@@ -23,6 +26,7 @@ import (
 	"net/http"
 	_ "net/http/pprof" // the -serve endpoint
 	"os"
+	"strings"
 	"time"
 
 	"github.com/leakguard/leakguard"
@@ -68,6 +72,7 @@ var scratch []byte
 func main() {
 	timeout := flag.Duration("timeout", 2*time.Minute, "give up after this long")
 	interval := flag.Duration("interval", 100*time.Millisecond, "leakguard sampling interval")
+	horizon := flag.Duration("horizon", 5*time.Second, "how long growth must persist to be a leak (a service's default is 10m)")
 	serve := flag.String("serve", "", "also serve net/http/pprof and leakguard's page on this address (e.g. 127.0.0.1:6060) and keep leaking until -timeout, for `leakguard watch`")
 	maxMiB := flag.Int64("max-mib", maxLeak>>20, "stop leaking once the sessions hold this many MiB (the service keeps serving)")
 	flag.Parse()
@@ -86,19 +91,25 @@ func main() {
 		fmt.Printf("pprof on http://%s/debug/pprof/heap, leakguard's page on http://%[1]s/debug/leakguard\n", *serve)
 		keepGoing = true
 	}
-	os.Exit(run(*interval, *timeout))
+	os.Exit(run(*interval, *horizon, *timeout))
 }
 
-func run(interval, timeout time.Duration) int {
+func run(interval, horizon, timeout time.Duration) int {
 	caught := make(chan leakguard.Alert, 1)
+	suspected := make(chan leakguard.Alert, 1)
+	start := time.Now()
 	g, err := leakguard.Start(
 		leakguard.WithInterval(interval),
+		leakguard.WithHorizon(horizon),
+		leakguard.WithSuspectAlerts(),
 		leakguard.OnAlert(func(a leakguard.Alert) {
-			if a.Severity == leakguard.SeverityAlert {
-				select {
-				case caught <- a:
-				default:
-				}
+			ch := caught
+			if a.Severity == leakguard.SeveritySuspect {
+				ch = suspected
+			}
+			select {
+			case ch <- a:
+			default:
 			}
 		}),
 	)
@@ -112,14 +123,20 @@ func run(interval, timeout time.Duration) int {
 		// control in a real service: it shows stack traces.
 		http.Handle("/debug/leakguard", leakguard.Handler(g))
 	}
-	fmt.Printf("serving leaky requests; leakguard samples every %v\n", interval)
+	fmt.Printf("serving leaky requests; leakguard samples every %v, horizon %v\n", interval, horizon)
 	deadline := time.After(timeout)
 	tick := time.NewTicker(time.Millisecond)
 	defer tick.Stop()
 	capped := false
 	for i := 0; ; i++ {
 		select {
+		case a := <-suspected:
+			fmt.Printf("after %v, suspect: %s (%s)\n", time.Since(start).Round(100*time.Millisecond), a.Leaf().Function, a.Evidence.Lacks)
+			suspected = nil
 		case a := <-caught:
+			if a.Severity != leakguard.SeverityAlert {
+				continue
+			}
 			if keepGoing {
 				fmt.Println(a)
 				caught = nil // report once, keep serving
@@ -127,9 +144,12 @@ func run(interval, timeout time.Duration) int {
 			}
 			fmt.Println(a)
 			for _, f := range a.Frames {
+				if strings.HasPrefix(f.Function, "runtime.") {
+					continue // the runtime's frames under main say nothing about the leak
+				}
 				fmt.Printf("\t%s\n\t\t%s:%d\n", f.Function, f.File, f.Line)
 			}
-			fmt.Printf("caught after %d requests, %d samples\n", i, a.Index+1)
+			fmt.Printf("caught after %v, %d requests, %d samples: %s\n", time.Since(start).Round(100*time.Millisecond), i, a.Index+1, a.Evidence.Reason)
 			return 0
 		case <-deadline:
 			if keepGoing {

@@ -10,7 +10,7 @@ import (
 // TestLeakIsCaught runs the leaky service in-process, exactly as
 // `go run ./examples/leaky` does, and requires leakguard to report the leak.
 func TestLeakIsCaught(t *testing.T) {
-	require.Equal(t, 0, run(100*time.Millisecond, 3*time.Minute), "the leak was not reported")
+	require.Equal(t, 0, run(100*time.Millisecond, 5*time.Second, 3*time.Minute), "the leak was not reported")
 }
 
 // TestLeakIsCapped: past maxLeak, requests retain nothing more.
