@@ -66,7 +66,10 @@ func Start(opts ...Option) (*Guard, error) {
 	}
 	samplers := cfg.samplers
 	if len(samplers) == 0 {
-		h, err := heap.New()
+		// A collection at most every six intervals when the runtime runs
+		// none: as a leak grows the heap, collections grow rare, and the
+		// heap profile only changes at one.
+		h, err := heap.New(heap.WithMaxGCAge(6 * cfg.interval))
 		if err != nil {
 			return nil, fmt.Errorf("leakguard: starting the heap sampler: %w", err)
 		}

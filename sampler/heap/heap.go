@@ -29,6 +29,7 @@ type Option func(*config) error
 
 type config struct {
 	forceGC     bool
+	maxGCAge    time.Duration
 	symbolCache int
 	includeSelf bool
 }
@@ -40,6 +41,22 @@ type config struct {
 func WithForceGC(force bool) Option {
 	return func(c *config) error {
 		c.forceGC = force
+		return nil
+	}
+}
+
+// WithMaxGCAge makes Sample run a garbage collection when none has
+// completed for longer than d (0, the default: never). A service whose
+// heap grows collects ever more rarely — the next cycle waits for the heap
+// to double — and its heap profile, which only changes at a collection,
+// goes stale just when a leak is growing it; one collection per d at most
+// keeps the evidence coming at a bounded cost.
+func WithMaxGCAge(d time.Duration) Option {
+	return func(c *config) error {
+		if d < 0 {
+			return fmt.Errorf("heap: WithMaxGCAge(%v): must not be negative", d)
+		}
+		c.maxGCAge = d
 		return nil
 	}
 }
@@ -135,7 +152,7 @@ func (s *Sampler) Sample(ctx context.Context) (*sampler.Sample, error) {
 	if rate <= 0 {
 		return nil, errors.New("heap: heap profiling is disabled (runtime.MemProfileRate = 0)")
 	}
-	if s.cfg.forceGC {
+	if s.cfg.forceGC || (s.cfg.maxGCAge > 0 && s.sampled && time.Since(s.gcTime()) > s.cfg.maxGCAge) {
 		runtime.GC()
 	}
 	metrics.Read(s.gc)

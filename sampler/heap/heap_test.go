@@ -9,6 +9,7 @@ import (
 	"runtime/pprof"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/pprof/profile"
 	"github.com/stretchr/testify/require"
@@ -95,6 +96,22 @@ func TestSampleWaitsForAGarbageCollection(t *testing.T) {
 	runtime.GC()
 	_, err = s.Sample(ctx)
 	require.NoError(t, err)
+}
+
+func TestSampleCollectsWhenTheLastGCIsTooOld(t *testing.T) {
+	s, err := New(WithMaxGCAge(time.Nanosecond))
+	require.NoError(t, err)
+	defer s.Close()
+	ctx := context.Background()
+	first, err := s.Sample(ctx)
+	require.NoError(t, err)
+	second, err := s.Sample(ctx)
+	require.NoError(t, err, "the sampler collected rather than report no new data")
+	require.NotEqual(t, first.Seq, second.Seq)
+	require.False(t, second.Time.Before(first.Time), "stamped with the collection it describes")
+
+	_, err = New(WithMaxGCAge(-time.Second))
+	require.ErrorContains(t, err, "WithMaxGCAge")
 }
 
 func TestEpochChangesWithTheRate(t *testing.T) {
