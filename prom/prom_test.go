@@ -71,7 +71,7 @@ func start(t *testing.T, src *scripted, opts ...leakguard.Option) *leakguard.Gua
 	g, err := leakguard.Start(append([]leakguard.Option{
 		leakguard.WithSampler(src),
 		leakguard.WithInterval(time.Millisecond),
-		leakguard.WithWindow(16),
+		leakguard.WithHorizon(5 * time.Second),
 		leakguard.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))),
 	}, opts...)...)
 	require.NoError(t, err)
@@ -110,7 +110,7 @@ func gathered(t *testing.T, reg prometheus.Gatherer, name, by string) map[string
 func TestCollector(t *testing.T) {
 	src := &scripted{}
 	g := start(t, src)
-	<-src.run(40, func(i int) []sampler.Record {
+	<-src.run(80, func(i int) []sampler.Record {
 		return []sampler.Record{
 			leak(7, 1, i, sampler.Frame{Function: "pkg.leak", File: "pkg/leak.go", Line: 12}, sampler.Frame{Function: "main.main"}),
 			{Stack: 8, Frames: []sampler.Frame{{Function: "pkg.steady"}}, InUseBytes: 1 << 20, AllocBytes: int64(i) << 20},
@@ -142,19 +142,19 @@ leakguard_alerts{service="test",severity="warning"} %d
 	require.NoError(t, testutil.CollectAndCompare(c, strings.NewReader(wantAlerts), "leakguard_alerts"))
 	require.InDelta(t, 1<<20, m.TopGrowthBytesPerSecond, 1, "1 MiB per one-second sample")
 
-	// In use is the newest point at the resolution of the decisive test: a
-	// mean of the last 2^k samples at level k, so between the 33rd and the
-	// 40th sample's 33 to 40 MiB with the default 4 levels.
+	// In use is the newest point at the resolution of the decisive test:
+	// the end of the newest block of 2^k samples at level k, so between the
+	// 73rd and the 80th sample's 73 to 80 MiB.
 	inUse := gathered(t, reg, "leakguard_leak_inuse_bytes", "function")
 	require.Len(t, inUse, 1)
-	require.InDelta(t, 36.5*(1<<20), inUse["pkg.leak"].GetGauge().GetValue(), 3.5*(1<<20))
+	require.InDelta(t, 76.5*(1<<20), inUse["pkg.leak"].GetGauge().GetValue(), 3.5*(1<<20))
 	labels := map[string]string{}
 	for _, l := range inUse["pkg.leak"].GetLabel() {
 		labels[l.GetName()] = l.GetValue()
 	}
 	require.Equal(t, map[string]string{"service": "test", "resource": "heap", "function": "pkg.leak", "location": "pkg/leak.go:12", "severity": "alert"}, labels)
 	inUseObjects := gathered(t, reg, "leakguard_leak_inuse_objects", "function")
-	require.InDelta(t, 36.5, inUseObjects["pkg.leak"].GetGauge().GetValue(), 3.5, "one object per MiB")
+	require.InDelta(t, 76.5, inUseObjects["pkg.leak"].GetGauge().GetValue(), 3.5, "one object per MiB")
 	growth := gathered(t, reg, "leakguard_leak_growth_bytes_per_second", "function")
 	require.Len(t, growth, 1, "pkg.steady is not flagged")
 	require.InDelta(t, 1<<20, growth["pkg.leak"].GetGauge().GetValue(), 1)
@@ -169,23 +169,23 @@ leakguard_alerts{service="test",severity="warning"} %d
 func TestCollectorTopStacks(t *testing.T) {
 	src := &scripted{}
 	g := start(t, src)
-	<-src.run(40, func(i int) []sampler.Record {
+	<-src.run(80, func(i int) []sampler.Record {
 		var rs []sampler.Record
 		for s := range 30 {
-			rs = append(rs, leak(uint64(100+s), s+1, i, sampler.Frame{Function: fmt.Sprintf("pkg.leak%02d", s)}))
+			rs = append(rs, leak(uint64(100+s), s+2, i, sampler.Frame{Function: fmt.Sprintf("pkg.leak%02d", s)}))
 		}
 		return rs
 	})
 	r := g.Report()
-	require.Equal(t, 30, len(r.Alerts)-1, "every site and the process total are flagged")
-	require.True(t, slices.ContainsFunc(r.Top, func(p leakguard.Pattern) bool { return p.Stack == leakguard.TotalStack }),
-		"the total takes one of the Report's places, so the default reads Guard.Patterns")
+	require.Len(t, r.Alerts, 30, "every site is flagged")
+	require.False(t, slices.ContainsFunc(r.Alerts, func(a leakguard.Alert) bool { return a.Stack == leakguard.TotalStack }),
+		"the process total is plotted, not tested")
 
 	for _, tc := range []struct {
 		opts []Option
 		want int
 	}{
-		{nil, DefaultTopStacks}, // the Report's ten include the total: read them all instead
+		{nil, DefaultTopStacks}, // the Report's ten are all flagged: read them all instead
 		{[]Option{TopStacks(3)}, 3},
 		{[]Option{TopStacks(25)}, 25},
 		{[]Option{TopStacks(100)}, 30},
@@ -206,7 +206,7 @@ func TestCollectorMergesStacksAtOneSite(t *testing.T) {
 	src := &scripted{}
 	g := start(t, src)
 	site := sampler.Frame{Function: "pkg.alloc", File: "pkg/alloc.go", Line: 3}
-	<-src.run(40, func(i int) []sampler.Record {
+	<-src.run(80, func(i int) []sampler.Record {
 		return []sampler.Record{
 			leak(1, 1, i, site, sampler.Frame{Function: "pkg.fromA"}),
 			leak(2, 2, i, site, sampler.Frame{Function: "pkg.fromB"}),
@@ -218,14 +218,14 @@ func TestCollectorMergesStacksAtOneSite(t *testing.T) {
 	require.Len(t, growth, 1)
 	require.InDelta(t, 3<<20, growth["pkg/alloc.go:3"].GetGauge().GetValue(), 2)
 	inUse := gathered(t, reg, "leakguard_leak_inuse_bytes", "location")
-	require.InDelta(t, 3*36.5*(1<<20), inUse["pkg/alloc.go:3"].GetGauge().GetValue(), 3*3.5*(1<<20), "3 MiB a sample, over the 33rd to 40th")
+	require.InDelta(t, 3*76.5*(1<<20), inUse["pkg/alloc.go:3"].GetGauge().GetValue(), 3*3.5*(1<<20), "3 MiB a sample, over the 73rd to 80th")
 }
 
 // A flagged stack that is evicted is gone from the next scrape.
 func TestCollectorForgetsEvictedStacks(t *testing.T) {
 	src := &scripted{}
 	g := start(t, src, leakguard.WithMaxStacks(3))
-	<-src.run(40, func(i int) []sampler.Record {
+	<-src.run(80, func(i int) []sampler.Record {
 		return []sampler.Record{leak(7, 1, i, sampler.Frame{Function: "pkg.leak"})}
 	})
 	reg := prometheus.NewPedanticRegistry()
