@@ -223,7 +223,10 @@ func (g *Guard) cycle(ctx context.Context, failing []bool) {
 
 func (g *Guard) log(a Alert) {
 	level := slog.LevelWarn
-	if a.Severity == SeverityAlert {
+	switch a.Severity {
+	case SeveritySuspect:
+		level = slog.LevelInfo
+	case SeverityAlert:
 		level = slog.LevelError
 	}
 	leaf := a.Leaf()
@@ -267,6 +270,22 @@ func (g *Guard) Alerts() []Alert {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	return g.det.Alerts()
+}
+
+// Suspects returns the stacks whose growth the newest look found
+// significant but not yet confirmed (Detector.Suspects), most confident
+// first.
+func (g *Guard) Suspects() []Alert {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.det.Suspects()
+}
+
+// Verdict reports what the Guard could decide so far (Detector.Verdict).
+func (g *Guard) Verdict() Verdict {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.det.Verdict()
 }
 
 // Patterns returns a snapshot of every tracked stack, most suspicious first.

@@ -150,7 +150,13 @@ func pageData(rep Report, patterns func() []Pattern) map[string]any {
 		it.Plot = render.SVG(render.NewPlot(p.History, p.Trend, time.Time{}, plotPoint))
 		top = append(top, it)
 	}
-	return map[string]any{"R": rep, "Alerts": alerts, "More": len(rep.Alerts) - len(shown), "Top": top, "Style": render.Style,
+	var suspects []pageItem
+	for _, a := range rep.Suspects {
+		it := newPageItem(a.Frames, a.Evidence)
+		it.NowInUse = render.Bytes(float64(a.Evidence.InUseBytes))
+		suspects = append(suspects, it)
+	}
+	return map[string]any{"R": rep, "Alerts": alerts, "More": len(rep.Alerts) - len(shown), "Top": top, "Suspects": suspects, "Style": render.Style,
 		"Last": rep.Cost.LastAnalysis.Round(time.Microsecond), "Mean": rep.Cost.MeanAnalysis.Round(time.Microsecond),
 		"Storage": render.Bytes(float64(rep.Cost.StorageBytes))}
 }
@@ -190,12 +196,16 @@ Analysis of the last sample took {{.Last}} (mean {{.Mean}}); histories hold abou
 {{if .R.Cost.SampleErrors}}<strong>{{.R.Cost.SampleErrors}} samples failed.</strong>{{end}}
 {{if .R.Cost.DroppedAlerts}}<strong>{{.R.Cost.DroppedAlerts}} alerts dropped (callback queue full).</strong>{{end}}</p>
 {{if .Alerts}}
-<h2>{{len .Alerts}} growing stack(s)</h2>
+<h2>{{len .Alerts}} flagged {{if eq (len .Alerts) 1}}stack{{else}}stacks{{end}}</h2>
 <div class="scroll"><table><thead><tr><th>Severity</th><th class="num">In use now</th><th class="num">When flagged</th><th class="num">Growth</th><th>Function</th><th>Location</th><th>Pattern</th><th class="num">Confidence</th></tr></thead><tbody>
 {{range $i, $a := .Alerts}}<tr><td class="{{.Severity}}"><a href="#a{{$i}}">{{.Severity}}</a></td><td class="num now" data-bytes="{{if .Current}}{{.NowBytes}}{{end}}">{{if .Current}}{{.NowInUse}}{{else}}no longer tracked{{end}}</td><td class="num flagged" data-bytes="{{.FlaggedBytes}}">{{.FlaggedInUse}}</td><td class="num">{{.Growth}}</td><td>{{.Leaf}}</td><td class="location" title="{{.Path}}">{{.Location}}</td><td>{{.Pattern}}</td><td class="num">{{printf "%.4f" .Confidence}}</td></tr>
 {{end}}</tbody></table></div>
-{{if .More}}<p>{{.More}} more flagged stack(s): see <a href="?format=json">the JSON</a>.</p>{{end}}
-{{else}}<p><strong>No leak found so far.</strong> A stack is flagged once its growth has persisted through the detection window.</p>{{end}}
+{{if .More}}<p>{{.More}} more flagged {{if eq .More 1}}stack{{else}}stacks{{end}}: see <a href="?format=json">the JSON</a>.</p>{{end}}
+{{else}}<p><strong>No leak found so far.</strong> A stack is flagged once its growth has persisted beyond the {{.R.Verdict.Horizon}} horizon with enough sampled objects.{{if .R.Verdict.Inconclusive}} {{.R.Verdict.Reason}}.{{end}}</p>{{end}}
+{{if .Suspects}}<h2>{{len .Suspects}} {{if eq (len .Suspects) 1}}suspect{{else}}suspects{{end}}: growing, not yet confirmed</h2>
+<div class="scroll"><table><thead><tr><th class="num">In use</th><th class="num">Growth</th><th>Function</th><th>Location</th><th>What it lacks</th></tr></thead><tbody>
+{{range .Suspects}}<tr><td class="num">{{.NowInUse}}</td><td class="num">{{.Growth}}</td><td>{{.Leaf}}</td><td class="location" title="{{.Path}}">{{.Location}}</td><td>{{.Evidence.Lacks}}</td></tr>
+{{end}}</tbody></table></div>{{end}}
 <p class="legend">Plots: blue, the stack's in-use bytes up to the latest point (the dot); dashed red, the fitted growth over the window that decided; brown line, when the stack was flagged. "In use now" is the stack's latest recorded point.</p>
 {{range $i, $a := .Alerts}}<section id="a{{$i}}">
 <h3><span class="{{.Severity}}">{{.Severity}}</span> — {{.Leaf}}{{if .Location}} <small title="{{.Path}}">({{.Location}})</small>{{end}}</h3>

@@ -406,7 +406,7 @@ func TestHandlerPageNow(t *testing.T) {
 		{"evicted", nil, nil, 1, 1,
 			[]string{"No longer tracked", "no longer tracked</td>", "10.0 MiB"}, []string{"in use now ("}},
 		{"bounded", []Pattern{later}, nil, maxPageAlerts + 5, 0,
-			[]string{"5 more flagged stack(s)"}, nil},
+			[]string{"5 more flagged stacks"}, nil},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -42,6 +42,13 @@ type Report struct {
 	// Top holds the most suspicious tracked stacks with their histories:
 	// those whose tests found some growth, most significant first.
 	Top []Pattern `json:"top"`
+	// Suspects holds the stacks whose growth the newest look found
+	// significant but could not yet confirm, each saying in
+	// Evidence.Lacks what it lacks; they reach OnAlert only with
+	// WithSuspectAlerts.
+	Suspects []Alert `json:"suspects"`
+	// Verdict says whether anything could be decided yet.
+	Verdict Verdict `json:"verdict"`
 }
 
 // ConfidenceBucket counts the tracked stacks whose confidence lies in
@@ -116,6 +123,11 @@ func (d *Detector) report(top int) Report {
 		r.Top = append(r.Top, d.pattern(ser))
 	}
 	r.Alerts = d.Flagged()
+	r.Suspects = d.Suspects()
+	if len(r.Suspects) > top {
+		r.Suspects = r.Suspects[:top]
+	}
+	r.Verdict = d.Verdict()
 	st := d.Stats()
 	r.Tracked, r.Evicted, r.Cost.StorageBytes = st.Tracked, st.Evicted, st.StorageBytes
 	return r

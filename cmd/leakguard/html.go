@@ -108,7 +108,7 @@ var page = template.Must(template.New("report").Parse(`<!DOCTYPE html>
 <style>{{.Style}}</style></head><body>
 <h1>leakguard report</h1>
 <p>{{.Rep.Profiles}} profiles from {{.Rep.Start.Format "2006-01-02 15:04:05 MST"}} to {{.Rep.End.Format "2006-01-02 15:04:05 MST"}} ({{.Span}}).
-{{if not .Items}}<strong>No leak found.</strong>{{else}}{{len .Items}} growing stack(s).{{end}}</p>
+{{if not .Items}}<strong>No leak found.</strong>{{else}}{{len .Items}} flagged {{if eq (len .Items) 1}}stack{{else}}stacks{{end}}.{{end}}</p>
 {{if .Items}}
 <div class="scroll"><table><thead><tr><th>#</th><th>Severity</th>{{if .Current}}<th class="num">In use at the last profile</th>{{end}}<th class="num">When flagged</th><th class="num">Growth</th><th>Function</th><th>Location</th><th>Pattern</th><th class="num">Confidence</th></tr></thead><tbody>
 {{range .Items}}<tr><td><a href="#s{{.N}}">{{.N}}</a></td><td class="{{.A.Severity}}">{{.A.Severity}}</td>{{if $.Current}}<td class="num now">{{if .Known}}{{.Now}}{{else}}no longer tracked{{end}}</td>{{end}}<td class="num flagged">{{.InUse}}</td><td class="num">{{.Growth}}</td><td>{{.Leaf}}</td><td class="location" title="{{.Path}}">{{.Location}}</td><td>{{.A.Pattern}}</td><td class="num">{{printf "%.4f" .A.Confidence}}</td></tr>
