@@ -13,84 +13,115 @@
 //
 // Start may be called more than once: each call returns an independent
 // Guard with its own samplers, storage, budget and goroutines, and stopping
-// one leaves the others running. They share only runtime.MemProfileRate,
-// which no Guard changes. One Guard per process is what you want; a second
-// one doubles the cost and splits nothing.
+// one leaves the others running. They share only runtime.MemProfileRate.
+// One Guard per process is what you want; a second one doubles the cost and
+// splits nothing.
 //
 // leakguard leaves its own allocation sites out of the heap profile it
 // analyses (see package sampler/heap): its memory is bounded by its
 // options, and it must not read its own filling of that bound as a leak.
+// It logs nothing unless given a logger (WithLogger); alerts reach the
+// OnAlert callbacks.
 //
 // Every interval (WithInterval, default 10 s) the Guard reads the runtime
 // heap profile — only when a garbage collection has completed since the
-// last read, because the profile describes the heap as of the last GC — and
-// records each allocation stack's in-use bytes in bounded storage: at most
-// WithMaxStacks stacks, each with a fixed-size multi-resolution history.
-// A statistical test then asks of every stack, and of the process total,
-// whether its memory has grown persistently up to now.
+// last read, because the profile describes the heap as of the last GC, and
+// stamped with the time of that GC; when none ran for six intervals (a
+// growing heap collects ever more rarely) it runs one. Each allocation
+// stack's evidence is recorded in bounded storage: the number of live
+// sampled objects, and the sampled births and deaths behind it — at most
+// WithMaxStacks stacks, each with a fixed-size multi-resolution history of
+// integer counts.
+//
+// # Evidence
+//
+// The runtime samples about one allocation per runtime.MemProfileRate
+// bytes. Start lowers the runtime's default of 512 KiB to 64 KiB
+// (DefaultMemProfileRate; WithMemProfileRate chooses another, 0 leaves it
+// alone): eight times the sampled objects per leaked byte, for a cost the
+// README measures. A stack's evidence is its sampled objects, not the
+// number of profiles: a stack that only retains, d sampled objects, gives
+// p = 2^−d; one that also frees needs a larger rise. The null hypothesis is
+// stationary churn — each sampled birth or death is a birth with
+// probability at most ½ (births and deaths balance) — under which the
+// births among m events are at most Binomial(m, ½) (see stats.Rise).
 //
 // # What counts as a leak
 //
-// A leak is growth that persists through a whole window of consecutive
-// samples (WithWindow, default 48) at some resolution: the window as a
-// whole, its older half and its newer half must each grow significantly
-// (an intersection–union test), under either of two noise models combined
-// by Bonferroni: stationary noise (a least-squares slope whose standard
-// error is widened for serial correlation) or a random walk (the drift of
-// the increments, which is how a sampling profiler sees a leak). Growth that stops —
-// a cache that warmed up, a buffer that filled, a one-time step, a spike
-// that drained, a sawtooth — fails the persistence requirement and is not
-// reported. The window is the one trade-off: a steady leak is reported
-// after about 48–60 samples, and a warm-up that keeps growing for most of a
-// window looks exactly like a leak and will be reported. Coarser
-// resolutions (means of 2, 4, 8 samples) find leaks too slow to see in 48
-// raw samples.
+// A leak is growth that persists beyond the horizon (WithHorizon, default
+// 10 minutes). At each look, for a stack whose history spans at least one
+// and a half horizons, the test splits that history, by time alone, into
+// an early piece, a gap of at least one horizon and a late piece, and asks
+// that the live count rose significantly in the early piece and, in the
+// late piece, rose significantly above the highest count it reached since
+// the early piece ended (an intersection–union test: both must pass). A
+// warm-up, a buffer filling, a one-time step — any growth that stops within
+// the horizon — cannot rise on both sides of the gap; a sawtooth cannot
+// rise above its own earlier peaks. The horizon is the one trade-off: an
+// alert comes about one and a half horizons after growth starts, and a
+// warm-up that grows for longer than the horizon is a leak by this
+// definition.
+//
+// Growth that is significant now but not yet confirmed — younger than the
+// horizon, or too few sampled objects for the alert confidence — makes the
+// stack a suspect (SeveritySuspect; Detector.Suspects, Report.Suspects),
+// each saying what it lacks. A suspect whose growth, at the low end of its
+// 95 % interval, would fill the headroom below the process's memory limit
+// (GOMEMLIMIT or the cgroup's; WithMemoryLimit) within the horizon is
+// alerted at once.
 //
 // # The false-alarm guarantee
 //
-// Every test runs at a level taken from an error budget: stacks that first
-// appear in the n-th sample share SpendWeight(n) of it, and a stack's t-th
-// test gets SpendWeight(t) of its share (see package stats). The levels sum
-// to at most the budget over all stacks and all time, so the probability
+// Looks are numbered; look j may spend SpendWeight(j) of the error budget
+// (see package stats), and only looks at which some persistence test is
+// possible are counted. Within a look, Tarone's correction for discrete
+// tests divides that share among the stacks whose evidence could reach it
+// at all: a stack with m events cannot give a p-value below 2^−m, and the
+// ones that cannot pass cost nothing. By the union bound the probability
 // that any stack is ever reported at alert severity when nothing leaks is
 // at most 1 − alert confidence (default 1 %), and at warning severity at
-// most 1 − warning confidence (default 5 %), however long the service runs
-// and however often it is looked at. The price is that late tests need
-// stronger evidence than early ones.
+// most 1 − warning confidence (default 5 %), however long the service runs.
+// Looks come at every sample up to the sixteenth, then four times per
+// doubling of the sample count, so the budget falls with the number of
+// looks, not of samples. Suspects are a per-look reading, not covered by
+// the run-long guarantee.
 //
 // # Reading an alert
 //
 // An Alert names the resource, the allocation stack (leaf first), the
 // severity and confidence, the shape of the growth (PatternType), and the
-// Evidence: growth rate with a confidence interval, bytes in use now, when
-// growth started, and — where the sampler reports allocation counts — the
-// share of allocated bytes that stayed live (Retention).
+// Evidence: the sampled objects retained and the events behind them, the
+// growth rate with a 95 % interval, bytes in use now, when growth started,
+// how long it has gone on, and the share of sampled births still live
+// (Retention).
 //
 // # Cost
 //
-// Nothing runs per allocation: the runtime already samples allocations at
-// runtime.MemProfileRate, and leakguard only reads that profile once per
-// interval. Memory is bounded by WithMaxStacks × the history size whatever
-// the service does.
+// Nothing runs per allocation beyond the runtime's own sampling, and
+// leakguard reads the profile once per interval. Memory is bounded by
+// WithMaxStacks × the history size whatever the service does.
 //
 // # Limits
 //
-//   - The runtime heap profile samples about one allocation per
-//     runtime.MemProfileRate bytes (512 KiB by default). A leak of a fraction
-//     of that per interval carries little evidence per sample and takes
-//     several windows to clear the family-wise bar; WithMemProfileRate(64
-//     << 10), or runtime.MemProfileRate = 64 << 10 early in main, finds
-//     slow leaks sooner (the README's Results measure both rates).
-//   - Growth that goes on for most of a window is reported, warm-up or not:
-//     raise WithWindow for services that warm up longer than about half of
-//     it.
-//   - Leaks in rare large steps (a retained batch now and then) look like
-//     benign steps until many have accumulated, and are found late.
+//   - Evidence is counted in sampled objects. A slice of values appended to
+//     forever is one live object whose size doubles: it shows no rise in
+//     objects and is not found in-process (package leaktest, which records
+//     every allocation and tests bytes, finds it in a test).
+//   - A stack that allocates and frees heavily while it leaks carries its
+//     churn as events: a leak that retains one of twenty of its births
+//     needs many more retained objects than a pure leak.
+//   - Growth that goes on for longer than the horizon is reported, warm-up
+//     or not: raise WithHorizon for services that warm up longer.
+//   - The process total is plotted, not tested: benign growth phases of
+//     many stacks at different times add up to growth that outlasts the
+//     horizon.
 //   - Memory outside the Go heap is not in the heap profile: goroutine
 //     stacks (use WithGoroutines), cgo and C allocations (use package
 //     sampler/uprobe or `leakguard attach`), mmap.
 //   - leakguard's own allocation sites are left out of what it analyses.
 //
 // Detector is the same engine without the background goroutine, for feeding
-// stored profiles (the leakguard command does) or custom samplers.
+// stored profiles (the leakguard command does) or custom samplers; its
+// Conclude tests a finite series on all its evidence and Verdict says
+// whether anything could be decided.
 package leakguard
