@@ -85,6 +85,7 @@ type family struct {
 	n         uint64 // samples since the family (re)started
 	nextLook  uint64
 	lookedAt  uint64      // n at the newest look
+	concluded bool        // the final look (WithFinalLook) ran
 	times     [][]float64 // per level, the clock's block end times at this look
 	evictions uint64      // evictions seen, so that a returning stack is not taken for a new one
 }
@@ -219,7 +220,7 @@ func (d *Detector) Observe(s *sampler.Sample) []Alert {
 		return nil
 	}
 	f.nextLook = nextLook(f.n)
-	raised := d.look(f, s, idx)
+	raised := d.look(f, s, idx, false)
 	d.alerts = append(d.alerts, raised...)
 	// Each tracked stack escalates at most three times, but stacks evicted
 	// and seen again escalate again: keep the newest escalations within a
@@ -316,7 +317,7 @@ func (d *Detector) update(ser *series, r *sampler.Record, live, born int64, i ui
 
 // look runs the tests due at this sample over the whole family and returns
 // the escalations.
-func (d *Detector) look(f *family, s *sampler.Sample, idx int) []Alert {
+func (d *Detector) look(f *family, s *sampler.Sample, idx int, final bool) []Alert {
 	d.cands = d.cands[:0]
 	f.lookedAt = f.n
 	horizon := d.cfg.horizon.Seconds()
@@ -356,10 +357,18 @@ func (d *Detector) look(f *family, s *sampler.Sample, idx int) []Alert {
 		split = 0.5
 	}
 	share, earlyShare := 0.0, 0.0
-	if persist > 0 {
+	switch {
+	case persist > 0 && final:
+		// The final look of a finite series has half the budget to itself.
+		d.tested = true
+		share = split / 2
+	case persist > 0:
 		d.looks++
 		d.tested = true
 		share = split * stats.SpendWeight(d.looks)
+		if d.cfg.finalLook {
+			share /= 2
+		}
 	}
 	if suspect > 0 && d.cfg.memLimit > 0 {
 		d.earlyLooks++
@@ -576,6 +585,16 @@ func (d *Detector) suspicion(f *family, ser *series, level int, horizon float64)
 		ser: ser, kind: suspicion, level: level, p: rise.P(), minP: stats.MinP(events(b[0], b[last])),
 		rise: rise.Rise, events: rise.Events, growFrom: times[from],
 	}
+	// A suspect must still be rising: above everything up to three
+	// quarters of the level. A step or a warm-up that ended in the newer
+	// half is not. (Rejecting less can only lower the false-suspect rate.)
+	var peak uint32
+	for _, x := range b[:last-last/4] {
+		peak = max(peak, x.Peak, x.Live)
+	}
+	if b[last].Live <= peak {
+		c.p = 1
+	}
 	if lim := d.cfg.memLimit; lim > 0 && f.total != nil && rise.Rise > 0 && ser.perObj > 0 {
 		// Alert early only when the growth's lower bound would reach the
 		// memory limit before the horizon could confirm it.
@@ -785,17 +804,19 @@ func (d *Detector) Verdict() Verdict {
 }
 
 // Conclude runs a look at the newest sample if it was not one, so that a
-// finite series (stored profiles) is tested on all its evidence. It returns
-// the escalations that look caused.
+// finite series (stored profiles) is tested on all its evidence. With
+// WithFinalLook that look has half of the error budget to itself, and
+// Conclude runs it once. It returns the escalations that look caused.
 func (d *Detector) Conclude() []Alert {
 	var raised []Alert
 	for _, r := range d.order {
 		f := d.families[r]
-		if !f.started || f.n == 0 || f.lookedAt == f.n {
+		if !f.started || f.n == 0 || f.concluded || (f.lookedAt == f.n && !d.cfg.finalLook) {
 			continue
 		}
+		f.concluded = d.cfg.finalLook
 		s := &sampler.Sample{Time: f.last, Resource: r}
-		got := d.look(f, s, d.index-1)
+		got := d.look(f, s, d.index-1, d.cfg.finalLook)
 		d.alerts = append(d.alerts, got...)
 		raised = append(raised, got...)
 	}

@@ -26,6 +26,7 @@ type config struct {
 	memLimit      int64
 	memLimitSet   bool
 	suspectAlerts bool
+	finalLook     bool
 	samplers      []sampler.Sampler
 	callbacks     []func(Alert)
 	logger        *slog.Logger
@@ -200,6 +201,19 @@ func WithMemoryLimit(bytes int64) Option {
 			return fmt.Errorf("leakguard: WithMemoryLimit(%d): must not be negative", bytes)
 		}
 		c.memLimit, c.memLimitSet = bytes, true
+		return nil
+	}
+}
+
+// WithFinalLook is for a Detector fed a finite series (stored profiles)
+// that ends with Conclude: half of the error budget is kept for that final
+// look, on all the evidence, and the looks along the way share the other
+// half. The final look then needs about as much evidence as a single test
+// of every stack would; the ones before it, one bit more than without the
+// option. The leakguard command's analyze uses it.
+func WithFinalLook() Option {
+	return func(c *config) error {
+		c.finalLook = true
 		return nil
 	}
 }

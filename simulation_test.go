@@ -202,3 +202,111 @@ func TestPower(t *testing.T) {
 	}
 	t.Logf("power at default settings, %d runs per cell:\n%s", runs, table.String())
 }
+
+// TestPowerCurve measures detection against the evidence a pure-retention
+// leak carries: one leaking stack among 100 (the others churn), a stored
+// series of 60 profiles with the horizon at 0.4 of its span (what analyze
+// does), tested on all of it (Conclude). For each number of sampled objects
+// the leak retains over the series it prints the share alerted, warned and
+// at least suspected, beside the statistical limit log2(K/α): the fewest
+// retained objects a single test of K stacks at level α could ever flag.
+// The alert needs its evidence twice, on both sides of the horizon, and
+// pays for the looks; the suspect needs one rise, at the warning level.
+func TestPowerCurve(t *testing.T) {
+	runs := 100
+	if testing.Short() {
+		runs = 20
+	}
+	const stacks, n = 100, 60
+	limit := math.Log2(stacks / (1 - DefaultAlertConfidence))
+	rng := rand.New(rand.NewPCG(11, 11))
+	var table strings.Builder
+	fmt.Fprintf(&table, "| retained sampled objects | alerted | warned | suspected or more | log2(K/α) |\n|---|---|---|---|---|\n")
+	retain := simulate.CountLeaks()[0]
+	churn := simulate.CountBenign()[0]
+	var at50 float64 = math.NaN()
+	for _, total := range []float64{10, 15, 20, 25, 30, 40, 60, 80, 120} {
+		var alerted, warned, suspected int
+		for range runs {
+			shapes := []simulate.CountShape{retain}
+			for range stacks - 1 {
+				shapes = append(shapes, churn)
+			}
+			p := simulate.CountParams{N: n, Interval: 0.2, Horizon: 0.4 * 0.2 * n, Rate: total / (0.2 * n)}
+			samples := process(rng, shapes, p)
+			span := samples[n-1].Time.Sub(samples[0].Time)
+			d, err := NewDetector(WithHorizon(time.Duration(0.4*float64(span))), WithFinalLook())
+			require.NoError(t, err)
+			for _, s := range samples {
+				d.Observe(s)
+			}
+			d.Conclude()
+			var sev Severity
+			for _, a := range d.Flagged() {
+				require.Equal(t, uint64(1), a.Stack, "a churning stack flagged: %v", a)
+				sev = max(sev, a.Severity)
+			}
+			for _, a := range d.Suspects() {
+				if a.Stack == 1 {
+					sev = max(sev, SeveritySuspect)
+				}
+			}
+			if sev >= SeverityAlert {
+				alerted++
+			}
+			if sev >= SeverityWarning {
+				warned++
+			}
+			if sev >= SeveritySuspect {
+				suspected++
+			}
+		}
+		if float64(suspected) >= float64(runs)/2 && math.IsNaN(at50) {
+			at50 = total
+		}
+		fmt.Fprintf(&table, "| %.0f | %.2f | %.2f | %.2f | %.1f |\n", total, float64(alerted)/float64(runs), float64(warned)/float64(runs), float64(suspected)/float64(runs), limit)
+	}
+	t.Logf("pure retention among %d stacks, %d profiles, %d runs per row:\n%s", stacks, n, runs, table.String())
+	require.LessOrEqual(t, at50, 25.0, "half the leaks suspected by 25 retained sampled objects")
+}
+
+// TestStoredBenignSeriesStaySilent runs benign processes as analyze sees
+// them — a finite series, the horizon at 0.4 of its span, a final look —
+// at 60, 300 and 3,000 profiles: the growth phases scale with the run, and
+// no process may get an alert beyond what α allows.
+func TestStoredBenignSeriesStaySilent(t *testing.T) {
+	cases := []struct{ n, processes int }{{60, 200}, {300, 100}, {3000, 20}}
+	if testing.Short() {
+		cases = []struct{ n, processes int }{{60, 40}, {300, 20}, {3000, 4}}
+	}
+	shapes := simulate.CountBenign()
+	rng := rand.New(rand.NewPCG(21, 21))
+	for _, c := range cases {
+		var alerts, warnings, suspects int
+		for range c.processes {
+			span := 0.2 * float64(c.n)
+			samples := process(rng, shapes, simulate.CountParams{N: c.n, Interval: 0.2, Horizon: 0.4 * span})
+			d, err := NewDetector(WithHorizon(time.Duration(0.4*float64(samples[c.n-1].Time.Sub(samples[0].Time)))), WithFinalLook())
+			require.NoError(t, err)
+			for _, s := range samples {
+				d.Observe(s)
+			}
+			d.Conclude()
+			var a, w bool
+			for _, al := range d.Flagged() {
+				a = a || al.Severity == SeverityAlert
+				w = true
+			}
+			if a {
+				alerts++
+			}
+			if w {
+				warnings++
+			}
+			suspects += len(d.Suspects())
+		}
+		t.Logf("%d profiles: %d/%d processes with an alert, %d with a warning, %.2f suspects per process",
+			c.n, alerts, c.processes, warnings, float64(suspects)/float64(c.processes))
+		require.LessOrEqual(t, clopperPearsonLower(alerts, c.processes, 0.999), 1-DefaultAlertConfidence)
+	}
+}

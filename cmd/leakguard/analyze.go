@@ -115,7 +115,7 @@ func analyzeReplicas(paths []string, opts []pprofile.FilesOption, out *outputFla
 		}
 		samples := files.Samples()
 		span := samples[len(samples)-1].Time.Sub(samples[0].Time)
-		det, err := leakguard.NewDetector(leakguard.WithConfidence(1-warnAlpha, 1-alpha), leakguard.WithHorizon(out.horizon.of(span)))
+		det, err := leakguard.NewDetector(leakguard.WithConfidence(1-warnAlpha, 1-alpha), leakguard.WithHorizon(out.horizon.of(span)), leakguard.WithFinalLook())
 		if err != nil {
 			fmt.Fprintln(stderr, "leakguard analyze:", err)
 			return exitUsage

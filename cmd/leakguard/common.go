@@ -94,7 +94,12 @@ func (o *outputFlags) validate() error {
 // detector returns a Detector for a series spanning span (0 when live).
 func (o *outputFlags) detector(span time.Duration) (*leakguard.Detector, error) {
 	warn := min(leakguard.DefaultWarningConfidence, o.confidence)
-	return leakguard.NewDetector(leakguard.WithConfidence(warn, o.confidence), leakguard.WithHorizon(o.horizon.of(span)))
+	opts := []leakguard.Option{leakguard.WithConfidence(warn, o.confidence), leakguard.WithHorizon(o.horizon.of(span))}
+	if span > 0 {
+		// A stored series ends: keep half the budget for its last look.
+		opts = append(opts, leakguard.WithFinalLook())
+	}
+	return leakguard.NewDetector(opts...)
 }
 
 // parseArgs parses args with flags allowed before, between and after the
