@@ -28,5 +28,14 @@ func TestBench(t *testing.T) {
 
 func TestOnlyRejectsUnknownSection(t *testing.T) {
 	var out bytes.Buffer
-	require.ErrorContains(t, run(&out, true, "speed"), "want one of")
+	require.ErrorContains(t, run(&out, true, "bogus"), "want one of")
+}
+
+// TestSpeedSmoke runs the "how fast" harness end to end in its reduced
+// form: real service processes, a 2 s horizon, 15 s.
+func TestSpeedSmoke(t *testing.T) {
+	var out bytes.Buffer
+	require.NoError(t, run(&out, true, "speed"))
+	require.Contains(t, out.String(), "| leak 10 MiB/min |")
+	require.Contains(t, out.String(), "| benign: no cache | – | – | – | – | – | 0 |", "no alert on a benign service")
 }
