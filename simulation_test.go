@@ -213,9 +213,9 @@ func TestPower(t *testing.T) {
 // The alert needs its evidence twice, on both sides of the horizon, and
 // pays for the looks; the suspect needs one rise, at the warning level.
 func TestPowerCurve(t *testing.T) {
-	runs := 100
+	runs := 400
 	if testing.Short() {
-		runs = 20
+		runs = 50
 	}
 	const stacks, n = 100, 60
 	limit := math.Log2(stacks / (1 - DefaultAlertConfidence))
@@ -224,7 +224,7 @@ func TestPowerCurve(t *testing.T) {
 	fmt.Fprintf(&table, "| retained sampled objects | alerted | warned | suspected or more | log2(K/α) |\n|---|---|---|---|---|\n")
 	retain := simulate.CountLeaks()[0]
 	churn := simulate.CountBenign()[0]
-	var at50 float64 = math.NaN()
+	suspectedAt := map[float64]float64{}
 	for _, total := range []float64{10, 15, 20, 25, 30, 40, 60, 80, 120} {
 		var alerted, warned, suspected int
 		for range runs {
@@ -261,13 +261,14 @@ func TestPowerCurve(t *testing.T) {
 				suspected++
 			}
 		}
-		if float64(suspected) >= float64(runs)/2 && math.IsNaN(at50) {
-			at50 = total
-		}
+		suspectedAt[total] = float64(suspected) / float64(runs)
 		fmt.Fprintf(&table, "| %.0f | %.2f | %.2f | %.2f | %.1f |\n", total, float64(alerted)/float64(runs), float64(warned)/float64(runs), float64(suspected)/float64(runs), limit)
 	}
 	t.Logf("pure retention among %d stacks, %d profiles, %d runs per row:\n%s", stacks, n, runs, table.String())
-	require.LessOrEqual(t, at50, 25.0, "half the leaks suspected by 25 retained sampled objects")
+	// About half are suspects at 25 retained objects; the bounds leave
+	// room for the sampling error of the reduced run.
+	require.GreaterOrEqual(t, suspectedAt[30], 0.5, "suspected at 30 retained sampled objects")
+	require.GreaterOrEqual(t, suspectedAt[40], 0.85, "suspected at 40 retained sampled objects")
 }
 
 // TestStoredBenignSeriesStaySilent runs benign processes as analyze sees

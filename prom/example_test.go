@@ -20,8 +20,12 @@ func ExampleNewCollector() {
 		panic(err)
 	}
 	defer g.Stop()
+	c, err := prom.NewCollector(g)
+	if err != nil {
+		panic(err)
+	}
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(prom.NewCollector(g))
+	reg.MustRegister(c)
 	families, err := reg.Gather()
 	if err != nil {
 		panic(err)
@@ -49,8 +53,12 @@ func ExampleTopStacks() {
 		panic(err)
 	}
 	defer g.Stop()
+	c, err := prom.NewCollector(g, prom.TopStacks(20), prom.ConstLabels(prometheus.Labels{"service": "checkout"}))
+	if err != nil {
+		panic(err)
+	}
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(prom.NewCollector(g, prom.TopStacks(20), prom.ConstLabels(prometheus.Labels{"service": "checkout"})))
+	reg.MustRegister(c)
 	families, err := reg.Gather()
 	if err != nil {
 		panic(err)

@@ -36,6 +36,8 @@
 package prom
 
 import (
+	"errors"
+	"fmt"
 	"strconv"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -61,8 +63,9 @@ type Collector struct {
 
 var _ prometheus.Collector = (*Collector)(nil)
 
-// Option configures a Collector.
-type Option func(*options)
+// Option configures a Collector. Options are validated by NewCollector,
+// which returns the first error.
+type Option func(*options) error
 
 type options struct {
 	labels prometheus.Labels
@@ -72,26 +75,40 @@ type options struct {
 // ConstLabels adds labels to every metric, for example the service's name
 // when several Guards are exported by one process.
 func ConstLabels(l prometheus.Labels) Option {
-	return func(o *options) { o.labels = l }
+	return func(o *options) error { o.labels = l; return nil }
 }
 
 // TopStacks bounds the per-site gauges to the n most suspicious flagged
 // stacks (most severe first, then most confident), so a service leaking in
-// many places cannot flood Prometheus with series. n ≤ 0 turns the per-site
+// many places cannot flood Prometheus with series. 0 turns the per-site
 // gauges off. A scrape reads the Guard's Report, which carries its
 // DefaultTopStacks most suspicious stacks (process totals included); when
 // more flagged stacks are wanted than that holds, the scrape snapshots
 // every tracked stack (Guard.Patterns), copying each one's history —
 // affordable for hundreds of tracked stacks, wasteful for ten thousand.
 func TopStacks(n int) Option {
-	return func(o *options) { o.top = max(n, 0) }
+	return func(o *options) error {
+		if n < 0 {
+			return fmt.Errorf("prom: TopStacks(%d): must not be negative", n)
+		}
+		o.top = n
+		return nil
+	}
 }
 
-// NewCollector returns a Collector for g.
-func NewCollector(g *leakguard.Guard, opts ...Option) *Collector {
+// NewCollector returns a Collector for g, or the first option's error.
+func NewCollector(g *leakguard.Guard, opts ...Option) (*Collector, error) {
+	if g == nil {
+		return nil, errors.New("prom: NewCollector: nil Guard")
+	}
 	o := options{top: DefaultTopStacks}
 	for _, opt := range opts {
-		opt(&o)
+		if opt == nil {
+			return nil, errors.New("prom: nil Option")
+		}
+		if err := opt(&o); err != nil {
+			return nil, err
+		}
 	}
 	c := &Collector{g: g, top: o.top}
 	d := func(name, help string, labels ...string) *prometheus.Desc {
@@ -112,7 +129,7 @@ func NewCollector(g *leakguard.Guard, opts ...Option) *Collector {
 	c.inUse = d("leak_inuse_bytes", "In-use bytes of a flagged allocation site.", site...)
 	c.inUseObjects = d("leak_inuse_objects", "In-use objects (goroutines for the goroutines resource) of a flagged allocation site.", site...)
 	c.confidence = d("leak_confidence", "Confidence that a flagged allocation site leaks: one minus its family-wise adjusted p-value.", site...)
-	return c
+	return c, nil
 }
 
 // Describe sends the descriptors of every metric.

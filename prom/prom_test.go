@@ -117,7 +117,8 @@ func TestCollector(t *testing.T) {
 		}
 	})
 
-	c := NewCollector(g, ConstLabels(prometheus.Labels{"service": "test"}))
+	c, err := NewCollector(g, ConstLabels(prometheus.Labels{"service": "test"}))
+	require.NoError(t, err)
 	reg := prometheus.NewPedanticRegistry()
 	require.NoError(t, reg.Register(c))
 	problems, err := testutil.GatherAndLint(reg)
@@ -191,7 +192,8 @@ func TestCollectorTopStacks(t *testing.T) {
 		{[]Option{TopStacks(100)}, 30},
 		{[]Option{TopStacks(0)}, 0},
 	} {
-		c := NewCollector(g, tc.opts...)
+		c, err := NewCollector(g, tc.opts...)
+		require.NoError(t, err)
 		require.Equal(t, 10+5*tc.want, testutil.CollectAndCount(c), "%d sites", tc.want)
 		reg := prometheus.NewPedanticRegistry()
 		require.NoError(t, reg.Register(c))
@@ -213,7 +215,9 @@ func TestCollectorMergesStacksAtOneSite(t *testing.T) {
 		}
 	})
 	reg := prometheus.NewPedanticRegistry()
-	require.NoError(t, reg.Register(NewCollector(g)))
+	c, err := NewCollector(g)
+	require.NoError(t, err)
+	require.NoError(t, reg.Register(c))
 	growth := gathered(t, reg, "leakguard_leak_growth_bytes_per_second", "location")
 	require.Len(t, growth, 1)
 	require.InDelta(t, 3<<20, growth["pkg/alloc.go:3"].GetGauge().GetValue(), 2)
@@ -229,7 +233,9 @@ func TestCollectorForgetsEvictedStacks(t *testing.T) {
 		return []sampler.Record{leak(7, 1, i, sampler.Frame{Function: "pkg.leak"})}
 	})
 	reg := prometheus.NewPedanticRegistry()
-	require.NoError(t, reg.Register(NewCollector(g)))
+	c, err := NewCollector(g)
+	require.NoError(t, err)
+	require.NoError(t, reg.Register(c))
 	require.Contains(t, gathered(t, reg, "leakguard_leak_growth_bytes_per_second", "function"), "pkg.leak")
 
 	// The leak is fixed (its stack leaves the profile) and new stacks
@@ -243,5 +249,26 @@ func TestCollectorForgetsEvictedStacks(t *testing.T) {
 		"leakguard_leak_inuse_bytes", "leakguard_leak_inuse_objects", "leakguard_leak_confidence",
 	} {
 		require.Empty(t, gathered(t, reg, name, "function"), name)
+	}
+}
+
+func TestNewCollectorRejectsBadOptions(t *testing.T) {
+	src := &scripted{}
+	g := start(t, src)
+	for _, tc := range []struct {
+		name string
+		g    *leakguard.Guard
+		opts []Option
+		want string
+	}{
+		{"nil guard", nil, nil, "nil Guard"},
+		{"negative top", g, []Option{TopStacks(-1)}, "TopStacks(-1)"},
+		{"nil option", g, []Option{nil}, "nil Option"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := NewCollector(tc.g, tc.opts...)
+			require.ErrorContains(t, err, tc.want)
+			require.Nil(t, c)
+		})
 	}
 }

@@ -35,7 +35,10 @@ func (r Rise) P() float64 {
 	}
 	m := r.Events
 	d := min(r.Rise, m)
-	k := (m + d + 1) / 2 // births needed, rounded up
+	// The births needed: the observed births b satisfy 2b ≥ m + d, and b is
+	// an integer, so b ≥ ⌈(m+d)/2⌉ — the tail from there is a valid p-value
+	// whatever the parities.
+	k := (m + d + 1) / 2
 	return binomialUpperHalf(m, k)
 }
 

@@ -18,37 +18,3 @@ func SpendWeight(i uint64) float64 {
 	l := 1 + math.Log(float64(i))
 	return 1 / (2 * float64(i) * l * l)
 }
-
-// Budget is the sequential state of one monitored series within a family:
-// its rank among the family's series (in order of registration) and how
-// many tests it has spent.
-//
-// The family-wise guarantee follows from the union bound: series r's t-th
-// test runs at level α·SpendWeight(r)·SpendWeight(t), and the double sum of
-// these levels over all series and all tests is at most α. This needs no
-// assumption about how tests of one series, or different series, depend on
-// each other — overlapping windows tested every cycle are fine.
-type Budget struct {
-	// Rank is the series' 1-based registration order in its family.
-	Rank uint64
-	// Tests counts the tests spent so far.
-	Tests uint64
-}
-
-// Spend records one more test and returns the fraction of the family's error
-// budget it may use.
-func (b *Budget) Spend() float64 {
-	b.Tests++
-	return SpendWeight(b.Rank) * SpendWeight(b.Tests)
-}
-
-// Adjust converts a test's raw p-value into a family-wise adjusted p-value
-// given the budget share the test was allowed: raw / share, capped at 1. The
-// family-wise error of declaring every adjusted p-value ≤ α a discovery is
-// at most α.
-func Adjust(raw, share float64) float64 {
-	if share <= 0 || math.IsNaN(raw) {
-		return 1
-	}
-	return math.Min(1, raw/share)
-}

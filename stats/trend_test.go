@@ -223,26 +223,6 @@ func TestSpendWeight(t *testing.T) {
 	// The tail beyond N is at most 1/(2(1+ln N)), so the full sum stays ≤ 1.
 	tail := 1 / (2 * (1 + math.Log(1e6)))
 	require.LessOrEqual(t, sum+tail, 1.0)
-
-	b := Budget{Rank: 3}
-	first := b.Spend()
-	require.Equal(t, SpendWeight(3)*SpendWeight(1), first)
-	require.Equal(t, uint64(1), b.Tests)
-	require.Less(t, b.Spend(), first)
-}
-
-func TestAdjust(t *testing.T) {
-	tests := []struct {
-		raw, share, want float64
-	}{
-		{0.001, 0.1, 0.01},
-		{0.5, 0.1, 1},
-		{0.001, 0, 1},
-		{math.NaN(), 0.5, 1},
-	}
-	for _, tc := range tests {
-		require.InDelta(t, tc.want, Adjust(tc.raw, tc.share), 1e-12)
-	}
 }
 
 func BenchmarkGrowth(b *testing.B) {

@@ -214,7 +214,7 @@ func (w *watcher) loop(ctx context.Context) {
 		case <-time.After(delay):
 		}
 		s, err := w.src.Sample(ctx)
-		if err != nil && pprofile.IsSaveError(err) {
+		if err != nil && errors.Is(err, pprofile.ErrNotSaved) {
 			fmt.Fprintf(w.stderr, "leakguard %s: %v\n", w.cmd, err)
 			err = nil
 		}

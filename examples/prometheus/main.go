@@ -107,7 +107,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	// The default registry already carries the Go runtime's metrics,
 	// go_gc_gomemlimit_bytes among them, which the rules compare the
 	// growth with.
-	prometheus.MustRegister(prom.NewCollector(g))
+	c, err := prom.NewCollector(g)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 2
+	}
+	prometheus.MustRegister(c)
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.Handler())
 	// The page the alerts point to, for the whole stack and the history.

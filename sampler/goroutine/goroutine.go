@@ -35,12 +35,17 @@ import (
 // smallest goroutine stack.
 const MinStackBytes = 2048
 
-// Option configures a Sampler.
-type Option func(*Sampler) error
+// Option configures a Sampler. Options are validated by New, which
+// returns the first error.
+type Option func(*config) error
+
+type config struct {
+	useLeak bool
+}
 
 // WithLeakProfile enables or disables reading the goroutineleak profile
 // when the runtime has it (default enabled).
-func WithLeakProfile(on bool) Option { return func(s *Sampler) error { s.useLeak = on; return nil } }
+func WithLeakProfile(on bool) Option { return func(c *config) error { c.useLeak = on; return nil } }
 
 // Sampler counts live goroutines per creation site. It implements
 // sampler.Sampler with Resource sampler.Goroutines.
@@ -53,16 +58,16 @@ type Sampler struct {
 
 // New returns a goroutine Sampler.
 func New(opts ...Option) (*Sampler, error) {
-	s := &Sampler{useLeak: true}
+	cfg := config{useLeak: true}
 	for _, o := range opts {
 		if o == nil {
 			return nil, errors.New("goroutine: nil Option")
 		}
-		if err := o(s); err != nil {
+		if err := o(&cfg); err != nil {
 			return nil, err
 		}
 	}
-	return s, nil
+	return &Sampler{useLeak: cfg.useLeak}, nil
 }
 
 // HasLeakProfile reports whether this runtime offers the goroutineleak

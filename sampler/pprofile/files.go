@@ -25,8 +25,9 @@ type Files struct {
 	closed   bool
 }
 
-// FilesOption configures Open.
-type FilesOption func(*filesConfig)
+// FilesOption configures Open. Options are validated by Open, which
+// returns the first error.
+type FilesOption func(*filesConfig) error
 
 type filesConfig struct {
 	skipBad    bool
@@ -38,16 +39,28 @@ type filesConfig struct {
 // decompressed (default DefaultMaxProfileSize); a larger file is an error
 // wrapping ErrTooLarge, found without reading past the cap.
 func WithMaxProfileSize(n int64) FilesOption {
-	return func(c *filesConfig) { c.maxSize = n }
+	return func(c *filesConfig) error {
+		if n <= 0 {
+			return fmt.Errorf("maximum profile size %d must be positive", n)
+		}
+		c.maxSize = n
+		return nil
+	}
 }
 
 // SkipBad makes Open leave out files that cannot be parsed as heap
 // profiles (reported by Skipped) instead of failing.
-func SkipBad() FilesOption { return func(c *filesConfig) { c.skipBad = true } }
+func SkipBad() FilesOption { return func(c *filesConfig) error { c.skipBad = true; return nil } }
 
 // WithSampleType selects the in-use measure (default InUseSpace).
 func WithSampleType(st SampleType) FilesOption {
-	return func(c *filesConfig) { c.sampleType = st }
+	return func(c *filesConfig) error {
+		if st != InUseSpace && st != InUseObjects {
+			return fmt.Errorf("unknown sample type %q (want inuse_space or inuse_objects)", st)
+		}
+		c.sampleType = st
+		return nil
+	}
 }
 
 // Open reads every profile named by paths (files, or directories whose
@@ -61,13 +74,12 @@ func WithSampleType(st SampleType) FilesOption {
 func Open(paths []string, opts ...FilesOption) (*Files, error) {
 	cfg := filesConfig{sampleType: InUseSpace, maxSize: DefaultMaxProfileSize}
 	for _, o := range opts {
-		o(&cfg)
-	}
-	if cfg.sampleType != InUseSpace && cfg.sampleType != InUseObjects {
-		return nil, fmt.Errorf("unknown sample type %q (want inuse_space or inuse_objects)", cfg.sampleType)
-	}
-	if cfg.maxSize <= 0 {
-		return nil, fmt.Errorf("maximum profile size %d must be positive", cfg.maxSize)
+		if o == nil {
+			return nil, errors.New("nil FilesOption")
+		}
+		if err := o(&cfg); err != nil {
+			return nil, err
+		}
 	}
 	if len(paths) == 0 {
 		return nil, errors.New("no profiles given")

@@ -46,20 +46,29 @@ func digest(s *sampler.Sample) uint64 {
 	return h.Sum64()
 }
 
-// HTTPOption configures NewHTTP.
-type HTTPOption func(*HTTP) error
+// HTTPOption configures NewHTTP. Options are validated by NewHTTP, which
+// returns the first error.
+type HTTPOption func(*httpConfig) error
+
+type httpConfig struct {
+	gc         bool
+	timeout    time.Duration
+	saveDir    string
+	sampleType SampleType
+	maxSize    int64
+}
 
 // WithGC asks the server to run a GC before writing the profile (gc=1),
 // which makes each profile current at the cost of a GC in the target.
-func WithGC(gc bool) HTTPOption { return func(h *HTTP) error { h.gc = gc; return nil } }
+func WithGC(gc bool) HTTPOption { return func(c *httpConfig) error { c.gc = gc; return nil } }
 
 // WithTimeout bounds each fetch (default 30 s).
 func WithTimeout(d time.Duration) HTTPOption {
-	return func(h *HTTP) error {
+	return func(c *httpConfig) error {
 		if d <= 0 {
 			return fmt.Errorf("timeout %v must be positive", d)
 		}
-		h.client.Timeout = d
+		c.timeout = d
 		return nil
 	}
 }
@@ -67,22 +76,22 @@ func WithTimeout(d time.Duration) HTTPOption {
 // SaveTo writes every fetched profile to dir (created if needed), so the
 // run can be analysed again later.
 func SaveTo(dir string) HTTPOption {
-	return func(h *HTTP) error {
+	return func(c *httpConfig) error {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return err
 		}
-		h.saveDir = dir
+		c.saveDir = dir
 		return nil
 	}
 }
 
 // WithHTTPSampleType selects the in-use measure (default InUseSpace).
 func WithHTTPSampleType(st SampleType) HTTPOption {
-	return func(h *HTTP) error {
+	return func(c *httpConfig) error {
 		if st != InUseSpace && st != InUseObjects {
 			return fmt.Errorf("unknown sample type %q (want inuse_space or inuse_objects)", st)
 		}
-		h.sampleType = st
+		c.sampleType = st
 		return nil
 	}
 }
@@ -91,11 +100,11 @@ func WithHTTPSampleType(st SampleType) HTTPOption {
 // once decompressed (default DefaultMaxProfileSize); a larger one is an
 // error wrapping ErrTooLarge, found without reading past the cap.
 func WithHTTPMaxProfileSize(n int64) HTTPOption {
-	return func(h *HTTP) error {
+	return func(c *httpConfig) error {
 		if n <= 0 {
 			return fmt.Errorf("maximum profile size %d must be positive", n)
 		}
-		h.maxSize = n
+		c.maxSize = n
 		return nil
 	}
 }
@@ -116,14 +125,19 @@ func NewHTTP(rawURL string, opts ...HTTPOption) (*HTTP, error) {
 	if u.Host == "" {
 		return nil, fmt.Errorf("invalid URL %q: no host", rawURL)
 	}
-	h := &HTTP{url: rawURL, client: &http.Client{Timeout: 30 * time.Second}, sampleType: InUseSpace, maxSize: DefaultMaxProfileSize, resource: sampler.Heap}
-	if strings.HasSuffix(strings.TrimSuffix(u.Path, "/"), "/goroutine") {
-		h.resource = sampler.Goroutines
-	}
+	cfg := httpConfig{timeout: 30 * time.Second, sampleType: InUseSpace, maxSize: DefaultMaxProfileSize}
 	for _, o := range opts {
-		if err := o(h); err != nil {
+		if o == nil {
+			return nil, errors.New("nil HTTPOption")
+		}
+		if err := o(&cfg); err != nil {
 			return nil, err
 		}
+	}
+	h := &HTTP{url: rawURL, client: &http.Client{Timeout: cfg.timeout}, gc: cfg.gc, saveDir: cfg.saveDir,
+		sampleType: cfg.sampleType, maxSize: cfg.maxSize, resource: sampler.Heap}
+	if strings.HasSuffix(strings.TrimSuffix(u.Path, "/"), "/goroutine") {
+		h.resource = sampler.Goroutines
 	}
 	return h, nil
 }
@@ -179,20 +193,17 @@ func (h *HTTP) Sample(ctx context.Context) (*sampler.Sample, error) {
 	if h.saveDir != "" {
 		name := filepath.Join(h.saveDir, fmt.Sprintf("%s-%05d-%d.pb.gz", kindName(s.Resource), h.saved, p.TimeNanos))
 		if err := os.WriteFile(name, body, 0o644); err != nil {
-			return s, errors.Join(errSaved, err)
+			return s, errors.Join(ErrNotSaved, err)
 		}
 		h.saved++
 	}
 	return s, nil
 }
 
-// errSaved marks a Sample that was fetched but could not be saved: the
-// Sample is still valid.
-var errSaved = errors.New("profile fetched but not saved")
-
-// IsSaveError reports whether err from Sample only means the profile could
-// not be written to the save directory (the returned Sample is valid).
-func IsSaveError(err error) bool { return errors.Is(err, errSaved) }
+// ErrNotSaved is wrapped by the error of a Sample that was fetched but
+// could not be written to the SaveTo directory: the returned Sample is
+// still valid (errors.Is(err, ErrNotSaved) tells the case apart).
+var ErrNotSaved = errors.New("profile fetched but not saved")
 
 // Resource reports what the endpoint serves: the kind of the last profile
 // fetched or, before the first, sampler.Goroutines for a URL whose path
