@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
+	"runtime"
 	"slices"
 	"sync"
 	"time"
@@ -64,14 +65,24 @@ func overhead(w io.Writer, short bool) error {
 	}
 	const workers = 4
 	quiet := slog.New(slog.DiscardHandler)
+	// Every round without a Guard runs at the runtime's own default rate;
+	// a started Guard lowers it to 64 KiB (DefaultMemProfileRate), so its
+	// rows include the cost of the finer sampling. The rate-only rows
+	// measure that cost alone.
 	settings := []struct {
-		name string
-		opts []leakguard.Option
+		name  string
+		guard bool
+		rate  int // MemProfileRate for the measured side; 0: what Start sets
+		opts  []leakguard.Option
 	}{
-		{"defaults (10 s interval)", nil},
-		{"defaults + goroutines", []leakguard.Option{leakguard.WithGoroutines()}},
-		{"aggressive (100 ms interval)", []leakguard.Option{leakguard.WithInterval(100 * time.Millisecond)}},
+		{"defaults (10 s interval, MemProfileRate 64 KiB)", true, 0, nil},
+		{"defaults + goroutines", true, 0, []leakguard.Option{leakguard.WithGoroutines()}},
+		{"aggressive (100 ms interval)", true, 0, []leakguard.Option{leakguard.WithInterval(100 * time.Millisecond)}},
+		{"no Guard, MemProfileRate 64 KiB", false, 64 << 10, nil},
+		{"no Guard, MemProfileRate 16 KiB", false, 16 << 10, nil},
 	}
+	runtimeDefault := runtime.MemProfileRate
+	defer func() { runtime.MemProfileRate = runtimeDefault }()
 	fmt.Fprintf(w, "## Overhead: %d workers serving JSON requests, %d interleaved rounds of %v per setting\n\n", workers, rounds, dur)
 	fmt.Fprintln(w, "| Setting | Throughput ratio (median of rounds) | p50 latency ratio | p99 latency ratio | Analysis cycles |")
 	fmt.Fprintln(w, "|---|---|---|---|---|")
@@ -80,15 +91,22 @@ func overhead(w io.Writer, short bool) error {
 		var ratios []float64
 		cycles := uint64(0)
 		for r := range rounds {
+			runtime.MemProfileRate = 512 << 10
 			b := serveRound(dur, workers, uint64(r))
-			g, err := leakguard.Start(append([]leakguard.Option{leakguard.WithLogger(quiet)}, st.opts...)...)
-			if err != nil {
-				return err
-			}
-			x := serveRound(dur, workers, uint64(r))
-			cycles += g.Stats().Cycles
-			if err := g.Stop(); err != nil {
-				return err
+			var x roundResult
+			if st.guard {
+				g, err := leakguard.Start(append([]leakguard.Option{leakguard.WithLogger(quiet)}, st.opts...)...)
+				if err != nil {
+					return err
+				}
+				x = serveRound(dur, workers, uint64(r))
+				cycles += g.Stats().Cycles
+				if err := g.Stop(); err != nil {
+					return err
+				}
+			} else {
+				runtime.MemProfileRate = st.rate
+				x = serveRound(dur, workers, uint64(r))
 			}
 			ratios = append(ratios, float64(x.ops)/float64(b.ops))
 			base.ops += b.ops
@@ -104,7 +122,7 @@ func overhead(w io.Writer, short bool) error {
 			cycles)
 	}
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, "Ratios are with/without: throughput below 1 and latency above 1 are overhead. Rounds alternate so drift in the machine affects both sides alike; differences of a few per cent are this machine's noise. At the default 10 s interval a round of a second or two rarely contains a cycle, so the first row mostly measures a started Guard at rest; the cost of its cycles is measured directly below.")
+	fmt.Fprintln(w, "Ratios are with/without, the without side at the runtime's default MemProfileRate (512 KiB): throughput below 1 and latency above 1 are overhead. Rounds alternate so drift in the machine affects both sides alike; differences of a few per cent are this machine's noise. At the default 10 s interval a round of a second or two rarely contains a cycle, so the first row mostly measures a started Guard at rest with its finer sampling; the cost of its cycles is measured directly below.")
 	fmt.Fprintln(w)
 	cycle, stacks, n, err := cycleCost(short)
 	if err != nil {
