@@ -91,12 +91,26 @@ func writeHTMLAt(w io.Writer, rep *report, current []leakguard.Pattern) error {
 		}))
 		items = append(items, it)
 	}
+	type suspect struct {
+		Leaf, Location, Path, Growth, InUse, Lacks string
+	}
+	var suspects []suspect
+	for _, a := range rep.suspects {
+		leaf := site(a)
+		sp := suspect{Leaf: leaf.Function, Location: render.Location(leaf.File, leaf.Line),
+			Growth: render.Bytes(a.Evidence.GrowthBytesPerSecond) + "/s", InUse: render.Bytes(float64(a.Evidence.InUseBytes)), Lacks: a.Evidence.Lacks}
+		if leaf.File != "" {
+			sp.Path = fmt.Sprintf("%s:%d", leaf.File, leaf.Line)
+		}
+		suspects = append(suspects, sp)
+	}
 	return page.Execute(w, map[string]any{
-		"Style":   render.Style,
-		"Rep":     rep,
-		"Items":   items,
-		"Current": current != nil,
-		"Span":    rep.End.Sub(rep.Start).Round(time.Second).String(),
+		"Style":    render.Style,
+		"Rep":      rep,
+		"Suspects": suspects,
+		"Items":    items,
+		"Current":  current != nil,
+		"Span":     rep.End.Sub(rep.Start).Round(time.Second).String(),
 	})
 }
 
@@ -108,7 +122,12 @@ var page = template.Must(template.New("report").Parse(`<!DOCTYPE html>
 <style>{{.Style}}</style></head><body>
 <h1>leakguard report</h1>
 <p>{{.Rep.Profiles}} profiles from {{.Rep.Start.Format "2006-01-02 15:04:05 MST"}} to {{.Rep.End.Format "2006-01-02 15:04:05 MST"}} ({{.Span}}).
-{{if not .Items}}<strong>No leak found.</strong>{{else}}{{len .Items}} flagged {{if eq (len .Items) 1}}stack{{else}}stacks{{end}}.{{end}}</p>
+{{if not .Items}}<strong>No leak found.</strong>{{else}}{{len .Items}} flagged {{if eq (len .Items) 1}}stack{{else}}stacks{{end}}.{{end}}
+{{if eq .Rep.Verdict "inconclusive"}}<strong>Inconclusive:</strong> {{.Rep.Reason}}.{{end}}</p>
+{{if .Suspects}}<h2>{{len .Suspects}} {{if eq (len .Suspects) 1}}suspect{{else}}suspects{{end}}: growing, not yet confirmed</h2>
+<div class="scroll"><table><thead><tr><th class="num">In use</th><th class="num">Growth</th><th>Function</th><th>Location</th><th>What it lacks</th></tr></thead><tbody>
+{{range .Suspects}}<tr><td class="num">{{.InUse}}</td><td class="num">{{.Growth}}</td><td>{{.Leaf}}</td><td class="location" title="{{.Path}}">{{.Location}}</td><td>{{.Lacks}}</td></tr>
+{{end}}</tbody></table></div>{{end}}
 {{if .Items}}
 <div class="scroll"><table><thead><tr><th>#</th><th>Severity</th>{{if .Current}}<th class="num">In use at the last profile</th>{{end}}<th class="num">When flagged</th><th class="num">Growth</th><th>Function</th><th>Location</th><th>Pattern</th><th class="num">Confidence</th></tr></thead><tbody>
 {{range .Items}}<tr><td><a href="#s{{.N}}">{{.N}}</a></td><td class="{{.A.Severity}}">{{.A.Severity}}</td>{{if $.Current}}<td class="num now">{{if .Known}}{{.Now}}{{else}}no longer tracked{{end}}</td>{{end}}<td class="num flagged">{{.InUse}}</td><td class="num">{{.Growth}}</td><td>{{.Leaf}}</td><td class="location" title="{{.Path}}">{{.Location}}</td><td>{{.A.Pattern}}</td><td class="num">{{printf "%.4f" .A.Confidence}}</td></tr>

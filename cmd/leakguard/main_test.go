@@ -312,3 +312,53 @@ func TestAnalyzeGroupByReplica(t *testing.T) {
 	require.Equal(t, exitUsage, code)
 	require.Contains(t, errs, "--group-by")
 }
+
+// TestAnalyzeReportsSuspects: a leak that starts in the last fifth of the
+// series is younger than the horizon (0.4 of the run): a suspect, with
+// what it lacks, in the JSON, the text and the HTML, and the run is
+// inconclusive (exit 3), not clean.
+func TestAnalyzeReportsSuspects(t *testing.T) {
+	dir := writeSeries(t, 60, func(i int) {
+		if i >= 48 {
+			leakSessions(8)
+		}
+	})
+	html := filepath.Join(t.TempDir(), "report.html")
+	code, out, errs := runCLI("analyze", "--format", "json", "--html", html, dir)
+	require.Equal(t, exitInconclusive, code, errs)
+	var rep struct {
+		Verdict  string `json:"verdict"`
+		Reason   string `json:"reason"`
+		Suspects []struct {
+			Severity string `json:"severity"`
+			Lacks    string `json:"lacks"`
+			Retained int64  `json:"retained_sampled"`
+			Stack    []struct {
+				Function string `json:"function"`
+			} `json:"stack"`
+		} `json:"suspects"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(out), &rep))
+	require.Equal(t, "inconclusive", rep.Verdict)
+	require.NotEmpty(t, rep.Reason)
+	var found bool
+	for _, s := range rep.Suspects {
+		if strings.HasSuffix(s.Stack[0].Function, ".leakSessions") {
+			found = true
+			require.Equal(t, "suspect", s.Severity)
+			require.Contains(t, s.Lacks, "sampled objects retained")
+			require.Positive(t, s.Retained)
+		}
+	}
+	require.True(t, found, out)
+	page, err := os.ReadFile(html)
+	require.NoError(t, err)
+	require.Contains(t, string(page), "What it lacks")
+	require.Contains(t, string(page), "leakSessions")
+
+	code, out, _ = runCLI("analyze", dir)
+	require.Equal(t, exitInconclusive, code)
+	require.Contains(t, out, "inconclusive:")
+	require.Contains(t, out, "(growing, not yet confirmed):")
+	require.Contains(t, out, "leakSessions")
+}
