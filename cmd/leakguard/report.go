@@ -48,41 +48,14 @@ type report struct {
 	current  []leakguard.Pattern
 }
 
-// reportAlert is one flagged stack at the highest severity it reached.
+// reportAlert is one flagged stack at the highest severity it reached:
+// the library's AlertRecord (the one schema of an alert), plus the replica
+// count of --group-by.
 type reportAlert struct {
-	Severity             string          `json:"severity"`
-	Confidence           float64         `json:"confidence"`
-	Pattern              string          `json:"pattern"`
-	FirstDetected        time.Time       `json:"first_detected"`
-	FirstDetectedIndex   int             `json:"first_detected_index"`
-	GrowthBytesPerSecond float64         `json:"growth_bytes_per_second"`
-	InUseBytes           int64           `json:"inuse_bytes"`
-	PValue               float64         `json:"p_value"`
-	Stack                []sampler.Frame `json:"stack"`
-
-	Resource          string    `json:"resource"`
-	GrowthLow         float64   `json:"growth_bytes_per_second_low"`
-	GrowthHigh        float64   `json:"growth_bytes_per_second_high"`
-	GrowthStart       time.Time `json:"growth_start"`
-	Retention         float64   `json:"retention"`
-	Samples           int       `json:"samples"`
-	WindowSeconds     float64   `json:"window_seconds"`
-	ProcessTotal      bool      `json:"process_total"`
-	InUseObjects      int64     `json:"inuse_objects"`
-	GrowthObjectsPerS float64   `json:"growth_objects_per_second"`
+	leakguard.AlertRecord
 	// Replicas counts the replicas on which the stack was flagged
 	// (--group-by only).
 	Replicas int `json:"replicas,omitempty"`
-	// The evidence in sampled objects: the decisive rise, the births and
-	// deaths behind it, and the rise the alert confidence needed.
-	RetainedSampled   int64   `json:"retained_sampled"`
-	EventsSampled     int64   `json:"events_sampled"`
-	NeededSampled     int64   `json:"needed_sampled"`
-	GrowingForSeconds float64 `json:"growing_for_seconds"`
-	// Reason says what the decision rests on; Lacks, for a suspect, what
-	// it still lacks.
-	Reason string `json:"reason,omitempty"`
-	Lacks  string `json:"lacks,omitempty"`
 }
 
 // buildReport keeps, per stack, the escalation to its highest severity:
@@ -108,7 +81,7 @@ func (rep *report) withVerdict(v leakguard.Verdict, suspects []leakguard.Alert, 
 	rep.HorizonSeconds = v.Horizon.Seconds()
 	var alerts, warnings int
 	for _, a := range rep.Alerts {
-		if a.Severity == leakguard.SeverityAlert.String() {
+		if a.Severity == leakguard.SeverityAlert {
 			alerts++
 		} else {
 			warnings++
@@ -130,39 +103,7 @@ func (rep *report) withVerdict(v leakguard.Verdict, suspects []leakguard.Alert, 
 // toReportAlert converts an alert to the JSON contract; replicas, when not
 // nil, gives its replica count by stackSignature.
 func toReportAlert(a leakguard.Alert, replicas map[string]int) reportAlert {
-	ev := a.Evidence
-	stack := a.Frames
-	if stack == nil {
-		stack = []sampler.Frame{}
-	}
-	return reportAlert{
-		Severity:             a.Severity.String(),
-		Confidence:           a.Confidence,
-		Pattern:              string(a.Pattern),
-		FirstDetected:        a.Time.UTC(),
-		FirstDetectedIndex:   a.Index,
-		GrowthBytesPerSecond: ev.GrowthBytesPerSecond,
-		InUseBytes:           ev.InUseBytes,
-		PValue:               ev.PValue,
-		Stack:                stack,
-		Resource:             string(a.Resource),
-		GrowthLow:            ev.SlopeLow,
-		GrowthHigh:           ev.SlopeHigh,
-		GrowthStart:          ev.GrowthStart.UTC(),
-		Retention:            ev.Retention,
-		Samples:              ev.Samples,
-		WindowSeconds:        ev.Window.Seconds(),
-		ProcessTotal:         a.Stack == leakguard.TotalStack,
-		InUseObjects:         ev.InUseObjects,
-		GrowthObjectsPerS:    ev.GrowthObjectsPerSecond,
-		Replicas:             replicas[stackSignature(a)],
-		RetainedSampled:      ev.RetainedSampled,
-		EventsSampled:        ev.EventsSampled,
-		NeededSampled:        ev.NeededSampled,
-		GrowingForSeconds:    ev.GrowingFor.Seconds(),
-		Reason:               ev.Reason,
-		Lacks:                ev.Lacks,
-	}
+	return reportAlert{AlertRecord: a.Record(), Replicas: replicas[stackSignature(a)]}
 }
 
 // reportOf orders alerts and converts them to the JSON contract; replicas,
@@ -220,7 +161,7 @@ func emit(rep *report, out *outputFlags, stdout, stderr io.Writer) int {
 		writeText(stdout, rep)
 	}
 	for _, a := range rep.Alerts {
-		if a.Severity == leakguard.SeverityAlert.String() {
+		if a.Severity == leakguard.SeverityAlert {
 			return exitLeak
 		}
 	}
