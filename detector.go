@@ -231,6 +231,12 @@ func (d *Detector) Observe(s *sampler.Sample) []Alert {
 	return raised
 }
 
+// suspectAlpha is the level, per look and across the family (Tarone), at
+// which growth makes a stack a suspect. Suspects are a reading of the
+// present, not a decision: a looser level than the warning's finds leaks
+// while they are young, and the alert tiers keep the run-long guarantee.
+const suspectAlpha = 0.2
+
 // nextLook schedules looks at every sample up to 16, then four times per
 // doubling of the sample count: the error budget a look spends falls with
 // the number of looks, not of samples, and a decision waits at most a
@@ -376,7 +382,7 @@ func (d *Detector) look(f *family, s *sampler.Sample, idx int, final bool) []Ale
 	}
 	alertK := d.tarone(persistence, share*(1-d.cfg.alertConf))
 	warnK := d.tarone(persistence, share*(1-d.cfg.warnConf))
-	suspectK := d.tarone(suspicion, 1-d.cfg.warnConf)
+	suspectK := d.tarone(suspicion, suspectAlpha)
 	earlyK := d.tarone(suspicion, earlyShare*(1-d.cfg.alertConf))
 	for _, ser := range d.seriesOf(f) {
 		ser.suspect = nil
@@ -410,7 +416,7 @@ func (d *Detector) look(f *family, s *sampler.Sample, idx int, final bool) []Ale
 			if c.rise > sum.maxRise {
 				sum.maxRise, sum.riseLevel = c.rise, (1-d.cfg.alertConf)/float64(max(suspectK, 1))
 			}
-			level := (1 - d.cfg.warnConf) / float64(suspectK)
+			level := suspectAlpha / float64(suspectK)
 			if c.p > level || ser.severity >= SeverityWarning {
 				continue
 			}

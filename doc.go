@@ -83,8 +83,9 @@
 // most 1 − warning confidence (default 5 %), however long the service runs.
 // Looks come at every sample up to the sixteenth, then four times per
 // doubling of the sample count, so the budget falls with the number of
-// looks, not of samples. Suspects are a per-look reading, not covered by
-// the run-long guarantee.
+// looks, not of samples. Suspects are a per-look reading at level 0.2
+// across the stacks that could pass, not covered by the run-long
+// guarantee.
 //
 // # Reading an alert
 //

@@ -17,7 +17,7 @@ const (
 	// SeverityNone means the stack is tracked but not significantly growing.
 	SeverityNone Severity = iota
 	// SeveritySuspect means growth the evidence cannot yet confirm: a rise
-	// significant at the warning confidence at the newest look, too young
+	// significant at the newest look (at level 0.2 across the stacks), too young
 	// for the horizon or too small for the alert confidence. Suspects are
 	// reported (Detector.Suspects, Report.Suspects) but reach OnAlert only
 	// with WithSuspectAlerts.

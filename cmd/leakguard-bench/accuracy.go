@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"runtime"
 	"slices"
 	"strings"
@@ -210,5 +211,137 @@ func accuracy(w io.Writer, short bool) error {
 		fmt.Fprintln(w, byRate[rate].row(fmt.Sprintf("%d KiB", rate>>10)))
 	}
 	fmt.Fprintln(w)
+	return nil
+}
+
+// shortOutcome is what one stored series of one workload produced, as
+// `leakguard analyze` would see it.
+type shortOutcome struct {
+	alerted, suspected    bool // the leak, at its marker
+	falseAlert, falseSusp bool // anything else
+	suspects, otherSusp   int
+}
+
+// runStored takes n heap profiles of w, 200 ms apart, and tests them the
+// way analyze does: the horizon at 0.4 of the span, a final look.
+func runStored(w workload.Workload, n int, seed uint64) (shortOutcome, error) {
+	var out shortOutcome
+	hs, err := heap.New(heap.WithForceGC(true))
+	if err != nil {
+		return out, err
+	}
+	defer hs.Close()
+	span := time.Duration(n-1) * 200 * time.Millisecond
+	det, err := leakguard.NewDetector(leakguard.WithHorizon(span*2/5), leakguard.WithFinalLook())
+	if err != nil {
+		return out, err
+	}
+	inst := w.New(seed)
+	defer func() { inst.Release(); runtime.GC() }()
+	for i := range n {
+		inst.Step(i)
+		s, err := hs.Sample(context.Background())
+		if err != nil {
+			return out, err
+		}
+		s.Time = epoch.Add(time.Duration(i) * 200 * time.Millisecond)
+		det.Observe(s)
+	}
+	det.Conclude()
+	for _, a := range det.Flagged() {
+		if a.Severity != leakguard.SeverityAlert || a.Stack == leakguard.TotalStack {
+			continue
+		}
+		if w.Leak && w.LeakFrom < n && hasMarker(a, w.Marker) {
+			out.alerted = true
+		} else {
+			out.falseAlert = true
+		}
+	}
+	for _, a := range append(det.Suspects(), det.Flagged()...) {
+		if a.Stack == leakguard.TotalStack {
+			continue
+		}
+		if w.Leak && w.LeakFrom < n && hasMarker(a, w.Marker) {
+			out.suspected = true
+		} else {
+			out.falseSusp = true
+		}
+	}
+	return out, nil
+}
+
+// stored scores the workloads on short stored series: alerts, and
+// suspects-or-better, each with precision and recall over runs.
+func stored(w io.Writer, short bool) error {
+	n, seeds := 60, 5
+	rates := []int{64 << 10, 512 << 10}
+	if short {
+		seeds, rates = 1, []int{512 << 10}
+	}
+	old := runtime.MemProfileRate
+	defer func() { runtime.MemProfileRate = old }()
+	all := append(workload.Leaks(), workload.Benign()...)
+	fmt.Fprintf(w, "## Stored series: %d heap profiles 200 ms apart per workload, tested as analyze does (horizon 0.4 of the span, a final look), %d seeds per rate\n\n", n, seeds)
+	fmt.Fprintln(w, "A leak run counts for a tier when that tier names the leaking function; a run with anything else at that tier is a false positive (\"suspected\" counts suspects, warnings and alerts).")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "| MemProfileRate | Runs | Alert precision | Alert recall | Suspect precision | Suspect recall | Benign runs with a suspect |")
+	fmt.Fprintln(w, "|---|---|---|---|---|---|---|")
+	missed := map[string]int{}
+	for _, rate := range rates {
+		runtime.MemProfileRate = rate
+		var runs, aTP, aFP, aFN, sTP, sFP, sFN, benign, benignSusp int
+		for _, wl := range all {
+			for seed := range uint64(seeds) {
+				o, err := runStored(wl, n, seed+1)
+				if err != nil {
+					return fmt.Errorf("%s: %w", wl.Name, err)
+				}
+				runs++
+				if o.falseAlert {
+					aFP++
+				}
+				if o.falseSusp {
+					sFP++
+				}
+				// A leak that starts after the series ends is a benign
+				// program for this series.
+				if !wl.Leak || wl.LeakFrom >= n {
+					benign++
+					if o.falseSusp {
+						benignSusp++
+					}
+					continue
+				}
+				if o.alerted {
+					aTP++
+				} else {
+					aFN++
+				}
+				if o.suspected {
+					sTP++
+				} else {
+					sFN++
+					missed[fmt.Sprintf("%s at %d KiB", wl.Name, rate>>10)]++
+				}
+			}
+		}
+		fmt.Fprintf(w, "| %d KiB | %d | %s | %s | %s | %s | %d/%d |\n", rate>>10, runs,
+			ratio(aTP, aTP+aFP), ratio(aTP, aTP+aFN), ratio(sTP, sTP+sFP), ratio(sTP, sTP+sFN), benignSusp, benign)
+	}
+	fmt.Fprintln(w)
+	if len(missed) > 0 {
+		keys := slices.Sorted(maps.Keys(missed))
+		fmt.Fprint(w, "Leak runs not even suspected:")
+		for i, k := range keys {
+			sep := ","
+			if i == 0 {
+				sep = ""
+			}
+			fmt.Fprintf(w, "%s %s (%d of %d)", sep, k, missed[k], seeds)
+		}
+		fmt.Fprintln(w, ".")
+		fmt.Fprintln(w)
+	}
 	return nil
 }

@@ -21,7 +21,7 @@ import (
 
 func main() {
 	short := flag.Bool("short", false, "a reduced run: fewer steps, seeds and rounds")
-	only := flag.String("only", "", "run one section: accuracy, overhead, cost, or speed (30 minutes of real services at default settings)")
+	only := flag.String("only", "", "run one section: accuracy, stored, overhead, cost, or speed (30 minutes of real services at default settings)")
 	flag.Parse()
 	if err := run(os.Stdout, *short, *only); err != nil {
 		fmt.Fprintln(os.Stderr, "leakguard-bench:", err)
@@ -32,12 +32,13 @@ func main() {
 func run(w io.Writer, short bool, only string) error {
 	sections := map[string]func(io.Writer, bool) error{
 		"accuracy": accuracy,
+		"stored":   stored,
 		"overhead": overhead,
 		"cost":     cost,
 		"speed":    speed,
 	}
 	// speed runs for half an hour of real time; it runs only when asked.
-	order := []string{"accuracy", "overhead", "cost"}
+	order := []string{"accuracy", "stored", "overhead", "cost"}
 	if only != "" {
 		if _, ok := sections[only]; !ok {
 			return fmt.Errorf("-only %q: want one of %s or speed", only, strings.Join(order, ", "))
