@@ -1,5 +1,6 @@
 // A C program driven line by line on stdin, so tests synchronise with it
 // without sleeping: each command runs to completion before "ok" is printed.
+// "line:" comments mark the lines the DWARF tests expect in stacks.
 //
 //   step N   leaks (in leak_here, when started with "leak") and churns N blocks
 //   churn N  runs N malloc/free pairs (the benchmark's workload)
@@ -14,7 +15,7 @@ static int leaking;
 static void *volatile sink;
 
 __attribute__((noinline)) void leak_here(void) {
-	void *p = malloc(LEAK_SIZE);
+	void *p = malloc(LEAK_SIZE); /* line: leak_here's malloc */
 	memset(p, 1, LEAK_SIZE);
 	sink = p; /* never freed */
 }
@@ -42,7 +43,7 @@ int main(int argc, char **argv) {
 		if (sscanf(line, "step %ld", &n) == 1) {
 			for (long i = 0; i < n; i++) {
 				if (leaking)
-					leak_here();
+					leak_here(); /* line: main calls leak_here */
 				churn_here();
 				churn_calloc_realloc();
 			}
