@@ -22,6 +22,11 @@
 // stripped). A frame without debug information has the object's path as
 // its File and no Line.
 //
+// New attaches to a running process and sees the allocations made from
+// then on. Start runs a program with the probes attached before any of
+// its code runs: it starts it under ptrace, follows its dynamic loader's
+// system calls until the C library is mapped, attaches, and lets it go.
+//
 // The BPF programs are C (bpf/malloc.c), compiled by bpf2go into the
 // committed malloc_x86_bpfel.o and its Go bindings, so building leakguard
 // needs no clang; `go generate ./sampler/uprobe` rebuilds them (needs
