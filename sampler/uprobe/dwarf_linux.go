@@ -8,6 +8,7 @@ import (
 	"debug/elf"
 	"errors"
 	"io"
+	"path"
 	"slices"
 	"strings"
 )
@@ -148,6 +149,10 @@ func readLines(d *dwarf.Data, code func(uint64) bool, budget int) (lineTable, er
 		if err != nil || lr == nil {
 			continue // a unit without lines, or one debug/dwarf cannot read
 		}
+		// DWARF 5 directories are relative to the compilation directory,
+		// which debug/dwarf leaves relative: a frame's file is better
+		// absolute, as a DWARF 4 table gives it.
+		compDir, _ := cu.Val(dwarf.AttrCompDir).(string)
 		seq = seq[:0]
 		for {
 			err := lr.Next(&le)
@@ -169,6 +174,9 @@ func readLines(d *dwarf.Data, code func(uint64) bool, budget int) (lineTable, er
 			name := ""
 			if le.File != nil {
 				name = le.File.Name
+				if compDir != "" && name != "" && !path.IsAbs(name) {
+					name = path.Join(compDir, name)
+				}
 			}
 			// Line 0 is code of no source line (compiler-generated):
 			// a gap, like an end.
