@@ -77,6 +77,24 @@ func TestStart(t *testing.T) {
 	require.ErrorIs(t, err, os.ErrProcessDone, "a reaped program is gone")
 }
 
+// TestStartExitsFirst samples a program only after it has exited: its
+// files are still read, so the stacks first seen then are named.
+func TestStartExitsFirst(t *testing.T) {
+	requireBPF(t)
+	tg, s := startCmd(t, exec.Command(buildC(t, "target"), "leak"))
+	tg.do(t, "step 5")
+	_, err := io.WriteString(tg.in, "quit\n")
+	require.NoError(t, err)
+	<-s.Exited()
+	got := sample(t, s)
+	leak, ok := find(got, "leak_here")
+	require.True(t, ok, "%v", got.Records)
+	require.EqualValues(t, 5*leakSize, leak.InUseBytes)
+	early, ok := find(got, "early_here")
+	require.True(t, ok, "%v", got.Records)
+	require.EqualValues(t, earlySize, early.InUseBytes)
+}
+
 // TestStartStatic probes a static program's own allocator, named with
 // WithLibrary, from its exec; without it, Start refuses and leaves no
 // program behind.

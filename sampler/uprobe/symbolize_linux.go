@@ -6,6 +6,7 @@ import (
 	"debug/elf"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"sort"
 
@@ -25,6 +26,10 @@ type symbolizer struct {
 	// lineBudget is how many more line-table rows may be kept (see
 	// maxLineRows).
 	lineBudget int
+	// root is the process's root directory, held open so that its files
+	// can still be read after it exits: the last sample of a program
+	// started by Start is taken then, and /proc/PID/root is gone.
+	root *os.File
 }
 
 type object struct {
@@ -43,7 +48,31 @@ type symbol struct {
 }
 
 func newSymbolizer(pid int, maps []mapping) *symbolizer {
-	return &symbolizer{pid: pid, maps: maps, objs: make(map[string]*object), lineBudget: maxLineRows}
+	s := &symbolizer{pid: pid, maps: maps, objs: make(map[string]*object), lineBudget: maxLineRows}
+	if root, err := os.Open(inProcRoot(pid, "/")); err == nil {
+		s.root = root
+	}
+	return s
+}
+
+// close releases the process's root directory.
+func (s *symbolizer) close() error {
+	if s.root == nil {
+		return nil
+	}
+	err := s.root.Close()
+	s.root = nil
+	return err
+}
+
+// path names a file as the process sees it.
+func (s *symbolizer) path(p string) string {
+	if s.root != nil {
+		// The descriptor's magic link leads to the process's root, as
+		// /proc/PID/root does while the process lives.
+		return fmt.Sprintf("/proc/self/fd/%d%s", s.root.Fd(), p)
+	}
+	return inProcRoot(s.pid, p)
 }
 
 // frames symbolises a stack of return addresses, leaf first.
@@ -102,7 +131,7 @@ func (s *symbolizer) object(path string) *object {
 	if o, ok := s.objs[path]; ok {
 		return o
 	}
-	o := loadObject(inProcRoot(s.pid, path), s.lineBudget)
+	o := loadObject(s.path(path), s.lineBudget)
 	s.lineBudget -= len(o.lines.rows)
 	s.objs[path] = o
 	return o

@@ -161,6 +161,7 @@ func New(pid int, opts ...Option) (*Sampler, error) {
 		vals:    make([]mallocAlloc, batchSize),
 	}
 	if err := s.load(); err != nil {
+		s.sym.close()
 		return nil, err
 	}
 	if err := s.attach(); err != nil {
@@ -462,6 +463,6 @@ func (s *Sampler) Close() error {
 		errs = append(errs, l.Close())
 	}
 	s.links = nil
-	errs = append(errs, s.objs.Close())
+	errs = append(errs, s.objs.Close(), s.sym.close())
 	return errors.Join(errs...)
 }
