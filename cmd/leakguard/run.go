@@ -40,8 +40,9 @@ in-use memory per allocation stack is tested from its first allocation.
 leakguard's flags come before COMMAND; everything from COMMAND on is the
 program's. The program keeps leakguard's stdin, stdout and stderr; progress
 and alerts as they are raised go to stderr, and the report goes to stdout
-once the program has exited. Every traced call traps into the kernel:
-expect the program to run slower.
+once the program has exited. Only that process is traced, not the
+programs it starts. Every traced call traps into the kernel: expect the
+program to run slower.
 
 The run ends when the program exits. After --duration, --until-leak or
 --give-up, or on SIGTERM, the program is sent SIGTERM; on an interrupt
