@@ -234,8 +234,9 @@ func (s *Sampler) Library() string { return s.library }
 
 // Sample reads the outstanding allocations and per-stack totals the probes
 // recorded. Counts are scaled by the sampling interval. Once the target has
-// exited, Sample returns an error wrapping os.ErrProcessDone; Close still
-// needs to be called.
+// exited (a program started by Start: once it has been waited for), Sample
+// returns an error wrapping os.ErrProcessDone; Close still needs to be
+// called.
 func (s *Sampler) Sample(ctx context.Context) (*sampler.Sample, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
