@@ -4,10 +4,12 @@
 //	leakguard analyze [flags] PATH...   # stored heap or goroutine profiles (files or directories)
 //	leakguard watch [flags] URL         # a live /debug/pprof/heap or /debug/pprof/goroutine endpoint
 //	leakguard attach [flags] PID        # a native process's C allocator (Linux eBPF, root)
+//	leakguard run [flags] -- CMD ARGS   # start a program and trace its C allocator from its first allocation
 //	leakguard help [command]            # usage, on stdout
 //	leakguard --version                 # the module version it was built from
 //
-// Flags may come before or after the arguments; "--" ends the flags.
+// Flags may come before or after the arguments (for run, before the
+// command: what follows it is the program's); "--" ends the flags.
 //
 // Exit status: 0 when no stack leaks at the alert confidence (and for help
 // and --version), 1 when one does, 2 on a usage or input error.
@@ -42,6 +44,7 @@ var commands = map[string]command{
 	"analyze": {"find leaks in stored heap or goroutine profiles", runAnalyze},
 	"watch":   {"poll a live /debug/pprof/heap or /debug/pprof/goroutine endpoint and report leaks as they appear", runWatch},
 	"attach":  {"trace a process's C allocator with eBPF uprobes (Linux, root) and report leaks", runAttach},
+	"run":     {"start a program with its C allocator traced from its first allocation (Linux, root) and report leaks when it exits", runRun},
 }
 
 func main() {
@@ -123,7 +126,7 @@ func usage(w io.Writer) {
 	}
 	fmt.Fprintln(w, `
 Run 'leakguard help <command>' for its flags; 'leakguard --version' for the version.
-Flags may come before or after the arguments; "--" ends the flags.
+Flags may come before or after the arguments (run: before the command); "--" ends the flags.
 
 exit status: 0 no leak at the alert confidence, 1 leak found, 2 usage or input error, 3 inconclusive (too little history for the horizon, or suspects not yet confirmed)`)
 }

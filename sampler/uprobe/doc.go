@@ -14,9 +14,18 @@
 // the caller's user stack (a BPF stack-trace map) in a bounded hash of
 // outstanding allocations and adds it to per-stack cumulative counters;
 // a probe on free removes the address. Sample walks the outstanding map in
-// user space and aggregates it per stack; frames are symbolised from the
-// ELF symbol tables of the mapped objects (debug/elf), as "module+0xoffset"
-// where there is no symbol.
+// user space and aggregates it per stack; frames are named from the ELF
+// symbol tables of the mapped objects (debug/elf), as "module+0xoffset"
+// where there is no symbol, and given the source file and line of the call
+// from their DWARF line tables when they carry debug information (built
+// with -g; names too, from DWARF, when only the symbol table was
+// stripped). A frame without debug information has the object's path as
+// its File and no Line.
+//
+// New attaches to a running process and sees the allocations made from
+// then on. Start runs a program with the probes attached before any of
+// its code runs: it starts it under ptrace, follows its dynamic loader's
+// system calls until the C library is mapped, attaches, and lets it go.
 //
 // The BPF programs are C (bpf/malloc.c), compiled by bpf2go into the
 // committed malloc_x86_bpfel.o and its Go bindings, so building leakguard

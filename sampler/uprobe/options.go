@@ -43,12 +43,21 @@ type config struct {
 	maxStacks      int
 }
 
-func defaultConfig() config {
-	return config{
+func newConfig(opts []Option) (config, error) {
+	c := config{
 		sampleEvery:    DefaultSampleEvery,
 		maxOutstanding: DefaultMaxOutstanding,
 		maxStacks:      DefaultMaxStacks,
 	}
+	for _, o := range opts {
+		if o == nil {
+			return c, errors.New("uprobe: nil Option")
+		}
+		if err := o(&c); err != nil {
+			return c, err
+		}
+	}
+	return c, nil
 }
 
 // WithSampleEvery records each allocation call with probability 1/n (a

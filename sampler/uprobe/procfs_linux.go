@@ -95,12 +95,30 @@ func inProcRoot(pid int, path string) string {
 // (field 22 of /proc/PID/stat), which tells a process from a later one
 // that reuses its PID.
 func startTime(pid int) (uint64, error) {
+	st, zombie, err := procStart(pid)
+	if err == nil && zombie {
+		err = procErr(pid, os.ErrProcessDone)
+	}
+	return st, err
+}
+
+// procStart returns the process start time and whether the process is a
+// zombie (exited, not yet reaped by its parent).
+func procStart(pid int) (start uint64, zombie bool, err error) {
 	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
-		return 0, procErr(pid, err)
+		return 0, false, procErr(pid, err)
 	}
-	return parseStartTime(data)
+	start, err = parseStartTime(data)
+	if errors.Is(err, errZombie) {
+		return start, true, nil
+	}
+	return start, false, err
 }
+
+// errZombie is parseStartTime's error for a zombie, which has a start
+// time yet no longer runs.
+var errZombie = fmt.Errorf("uprobe: zombie process: %w", os.ErrProcessDone)
 
 func parseStartTime(data []byte) (uint64, error) {
 	// The command name (field 2) is parenthesised and may hold spaces and
@@ -114,10 +132,16 @@ func parseStartTime(data []byte) (uint64, error) {
 	if len(f) < 20 {
 		return 0, errors.New("uprobe: malformed /proc/PID/stat")
 	}
-	if f[0] == "Z" || f[0] == "X" {
+	st, err := strconv.ParseUint(f[19], 10, 64)
+	switch {
+	case err != nil:
+		return 0, err
+	case f[0] == "X":
 		return 0, os.ErrProcessDone
+	case f[0] == "Z":
+		return st, errZombie
 	}
-	return strconv.ParseUint(f[19], 10, 64)
+	return st, nil
 }
 
 // procErr turns a failure to read /proc/PID into an error that says the

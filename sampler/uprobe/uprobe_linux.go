@@ -83,6 +83,12 @@ type Sampler struct {
 	seq     uint64
 	closed  bool
 	goneErr error
+
+	// owned is set for a program started by Start: until its caller reaps
+	// it, its PID cannot be reused, so its zombie is still the process
+	// traced, and the maps hold what it had allocated when it exited.
+	owned  bool
+	exited chan struct{}
 }
 
 type stackInfo struct {
@@ -100,14 +106,9 @@ var _ sampler.Sampler = (*Sampler)(nil)
 // without kernel BPF support, and ErrNoAllocator when the process maps no C
 // library (a static binary: name the executable with WithLibrary).
 func New(pid int, opts ...Option) (*Sampler, error) {
-	cfg := defaultConfig()
-	for _, o := range opts {
-		if o == nil {
-			return nil, errors.New("uprobe: nil Option")
-		}
-		if err := o(&cfg); err != nil {
-			return nil, err
-		}
+	cfg, err := newConfig(opts)
+	if err != nil {
+		return nil, err
 	}
 	if pid < 0 {
 		return nil, fmt.Errorf("uprobe: New(%d): pid must not be negative", pid)
@@ -160,6 +161,7 @@ func New(pid int, opts ...Option) (*Sampler, error) {
 		vals:    make([]mallocAlloc, batchSize),
 	}
 	if err := s.load(); err != nil {
+		s.sym.close()
 		return nil, err
 	}
 	if err := s.attach(); err != nil {
@@ -232,8 +234,9 @@ func (s *Sampler) Library() string { return s.library }
 
 // Sample reads the outstanding allocations and per-stack totals the probes
 // recorded. Counts are scaled by the sampling interval. Once the target has
-// exited, Sample returns an error wrapping os.ErrProcessDone; Close still
-// needs to be called.
+// exited (a program started by Start: once it has been waited for), Sample
+// returns an error wrapping os.ErrProcessDone; Close still needs to be
+// called.
 func (s *Sampler) Sample(ctx context.Context) (*sampler.Sample, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -317,7 +320,10 @@ func (s *Sampler) Sample(ctx context.Context) (*sampler.Sample, error) {
 }
 
 func (s *Sampler) alive() error {
-	st, err := startTime(s.pid)
+	st, zombie, err := procStart(s.pid)
+	if err == nil && zombie && !s.owned {
+		err = fmt.Errorf("uprobe: process %d: %w", s.pid, os.ErrProcessDone)
+	}
 	if err == nil && st != s.start {
 		err = fmt.Errorf("uprobe: process %d: %w (its PID now belongs to another process)", s.pid, os.ErrProcessDone)
 	}
@@ -458,6 +464,6 @@ func (s *Sampler) Close() error {
 		errs = append(errs, l.Close())
 	}
 	s.links = nil
-	errs = append(errs, s.objs.Close())
+	errs = append(errs, s.objs.Close(), s.sym.close())
 	return errors.Join(errs...)
 }

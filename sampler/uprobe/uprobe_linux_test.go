@@ -44,6 +44,8 @@ func TestCountsExactly(t *testing.T) {
 		require.Equal(t, n, leak.AllocObjects)
 		require.Equal(t, "leak_here", leak.Frames[0].Function, "the caller of malloc is the leaf frame")
 		require.NotZero(t, leak.Stack)
+		_, early := find(got, "early_here")
+		require.False(t, early, "attached after the program's start, the sampler misses what it allocated before")
 
 		churn, ok := find(got, "churn_here")
 		require.True(t, ok)

@@ -4,6 +4,7 @@ package uprobe
 
 import (
 	"context"
+	"os/exec"
 
 	"github.com/leakguard/leakguard/sampler"
 )
@@ -16,6 +17,12 @@ var _ sampler.Sampler = (*Sampler)(nil)
 
 // New returns ErrUnsupported.
 func New(pid int, opts ...Option) (*Sampler, error) { return nil, ErrUnsupported }
+
+// Start returns ErrUnsupported without starting cmd.
+func Start(cmd *exec.Cmd, opts ...Option) (*Sampler, error) { return nil, ErrUnsupported }
+
+// Exited returns nil: no program is started here.
+func (*Sampler) Exited() <-chan struct{} { return nil }
 
 // Sample returns ErrUnsupported.
 func (*Sampler) Sample(context.Context) (*sampler.Sample, error) { return nil, ErrUnsupported }
