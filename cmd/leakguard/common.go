@@ -72,7 +72,7 @@ func (o *outputFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&o.html, "html", "", "also write a self-contained HTML report to this file")
 	fs.IntVar(&o.top, "top", 0, "report at most this many stacks (0: all)")
 	o.horizon = horizonFlag{fraction: 0.4}
-	fs.Var(&o.horizon, "horizon", "how long growth must persist to be a leak: a fraction of a stored series' span (default 0.4: growth that stops within the first 40 % is benign) or a duration (watch, attach: default "+leakguard.DefaultHorizon.String()+")")
+	fs.Var(&o.horizon, "horizon", "how long growth must persist to be a leak: a fraction of a stored series' span (default 0.4: growth that stops within the first 40 % is benign) or a duration (watch, attach, run: default "+leakguard.DefaultHorizon.String()+")")
 }
 
 func (o *outputFlags) validate() error {

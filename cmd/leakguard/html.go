@@ -1,7 +1,6 @@
 package main
 
 import (
-	"fmt"
 	"html/template"
 	"io"
 	"time"
@@ -65,7 +64,7 @@ func writeHTMLAt(w io.Writer, rep *report, current []leakguard.Pattern) error {
 			Location: render.Location(leaf.File, leaf.Line),
 		}
 		if leaf.File != "" {
-			it.Path = fmt.Sprintf("%s:%d", leaf.File, leaf.Line)
+			it.Path = fileLine(leaf.File, leaf.Line)
 		}
 		for _, f := range a.Frames {
 			if !render.Hidden(f.Function) {
@@ -100,7 +99,7 @@ func writeHTMLAt(w io.Writer, rep *report, current []leakguard.Pattern) error {
 		sp := suspect{Leaf: leaf.Function, Location: render.Location(leaf.File, leaf.Line),
 			Growth: render.Bytes(a.Evidence.GrowthBytesPerSecond) + "/s", InUse: render.Bytes(float64(a.Evidence.InUseBytes)), Lacks: a.Evidence.Lacks}
 		if leaf.File != "" {
-			sp.Path = fmt.Sprintf("%s:%d", leaf.File, leaf.Line)
+			sp.Path = fileLine(leaf.File, leaf.Line)
 		}
 		suspects = append(suspects, sp)
 	}

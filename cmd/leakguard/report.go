@@ -197,7 +197,7 @@ func writeText(w io.Writer, rep *report) {
 		leaf := site(a)
 		loc := ""
 		if leaf.File != "" {
-			loc = fmt.Sprintf("%s:%d", shortFile(leaf.File), leaf.Line)
+			loc = fileLine(shortFile(leaf.File), leaf.Line)
 		}
 		fmt.Fprintf(tw, "%d\t%s\t%.4f\t%s\t%s/s\t%s\t%d\t%s\t%s\n", i+1, a.Severity, a.Confidence, a.Pattern,
 			render.Bytes(a.Evidence.GrowthBytesPerSecond), render.Bytes(float64(a.Evidence.InUseBytes)), a.Index, leaf.Function, loc)
@@ -221,7 +221,7 @@ func writeText(w io.Writer, rep *report) {
 		for _, f := range a.Frames {
 			fmt.Fprintf(w, "   %s\n", f.Function)
 			if f.File != "" {
-				fmt.Fprintf(w, "       %s:%d\n", f.File, f.Line)
+				fmt.Fprintf(w, "       %s\n", fileLine(f.File, f.Line))
 			}
 		}
 	}
@@ -238,11 +238,20 @@ func writeSuspects(w io.Writer, rep *report) {
 		leaf := site(a)
 		loc := ""
 		if leaf.File != "" {
-			loc = fmt.Sprintf(" (%s:%d)", shortFile(leaf.File), leaf.Line)
+			loc = " (" + fileLine(shortFile(leaf.File), leaf.Line) + ")"
 		}
 		fmt.Fprintf(w, "  %s%s: +%s/s, %s in use; %s\n", leaf.Function, loc,
 			render.Bytes(a.Evidence.GrowthBytesPerSecond), render.Bytes(float64(a.Evidence.InUseBytes)), a.Evidence.Lacks)
 	}
+}
+
+// fileLine writes a location, without a line when none is known (native
+// code without debug information).
+func fileLine(file string, line int) string {
+	if line <= 0 {
+		return file
+	}
+	return fmt.Sprintf("%s:%d", file, line)
 }
 
 // site is the frame a report names: the allocating function for memory,
