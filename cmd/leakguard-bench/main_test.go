@@ -14,12 +14,12 @@ import (
 func TestBench(t *testing.T) {
 	var out bytes.Buffer
 	require.NoError(t, run(&out, testing.Short(), ""))
-	for _, heading := range []string{"## Accuracy", "## Overhead", "## Analysis cost", "## Memory bound", "**overall**"} {
+	for _, heading := range []string{"## Accuracy", "## Stored series", "## Overhead", "## Analysis cost", "## Memory bound", "**overall**"} {
 		require.Contains(t, out.String(), heading)
 	}
 	if testing.Short() {
 		require.Contains(t, out.String(), smokeBanner, "a reduced run says it is no result")
-		require.Equal(t, 3, strings.Count(out.String(), smokeNote), "after every section")
+		require.Equal(t, 4, strings.Count(out.String(), smokeNote), "after every section")
 	} else {
 		require.NotContains(t, out.String(), "smoke run")
 	}
