@@ -55,6 +55,7 @@ type Detector struct {
 
 	// scratch buffers keep the per-cycle path allocation-free.
 	blocks []storage.Count
+	starts []int
 	times  []float64
 	cands  []candidate
 	minPs  []float64
@@ -87,6 +88,11 @@ type family struct {
 	lookedAt  uint64      // n at the newest look
 	times     [][]float64 // per level, the clock's block end times at this look
 	evictions uint64      // evictions seen, so that a returning stack is not taken for a new one
+	// byPos remembers which series each record position held last sample:
+	// a sampler lists its stacks in much the same order every time, so most
+	// records find their series without a map lookup.
+	byPos []*series
+	seen  *admission
 }
 
 // series is one tracked stack (or the process total).
@@ -108,6 +114,7 @@ type series struct {
 	bestP     float64
 	found     *finding // the most significant persistence test so far
 	pushedAt  uint64   // family sample index of the newest push
+	gone      bool     // evicted: byPos may still point here
 }
 
 // finding is what one test concluded, kept to report on the stack.
@@ -179,6 +186,9 @@ func (d *Detector) Observe(s *sampler.Sample) []Alert {
 
 	var tot sampler.Record
 	present := 0
+	if len(f.byPos) != len(s.Records) {
+		f.byPos = append(f.byPos[:0], make([]*series, len(s.Records))...)
+	}
 	for k := range s.Records {
 		r := &s.Records[k]
 		if r.Stack == TotalStack {
@@ -189,11 +199,24 @@ func (d *Detector) Observe(s *sampler.Sample) []Alert {
 		tot.InUseObjects += r.InUseObjects
 		tot.InUseSampled += live
 		tot.AllocSampled += born
-		ser, ok := f.store.Peek(r.Stack)
-		if !ok {
-			ser = d.newSeries(f, r.Stack, r.Frames, i, t)
+		var ser *series
+		if k < len(f.byPos) && f.byPos[k] != nil && f.byPos[k].key == r.Stack && !f.byPos[k].gone {
+			ser = f.byPos[k]
+		} else if got, ok := f.store.Peek(r.Stack); ok {
+			ser = got
+		} else if f.store.Len() < f.store.Cap() || f.seen.grew(r.Stack, live) {
+			ser = d.newSeries(f, r.Stack, s.FramesOf(r), i, t)
 			f.store.Add(r.Stack, ser)
-		} else if ser.counts != nil && uint64(live) != ser.live {
+		} else {
+			if k < len(f.byPos) {
+				f.byPos[k] = nil // an evicted series must not stay reachable
+			}
+			continue // counted in the total; tracked once it grows
+		}
+		if k < len(f.byPos) {
+			f.byPos[k] = ser
+		}
+		if ser.first != i && uint64(live) != ser.live {
 			f.store.Get(r.Stack) // recency follows change: flat stacks are evicted first
 		}
 		if ser.pushedAt != i || ser.first == i {
@@ -275,7 +298,8 @@ func (d *Detector) family(s *sampler.Sample) *family {
 	}
 	f = &family{resource: s.Resource}
 	// The bound was validated by the options; NewStore cannot fail here.
-	f.store, _ = storage.NewStore[*series](d.cfg.maxStacks, nil)
+	f.store, _ = storage.NewStore(d.cfg.maxStacks, func(_ uint64, ser *series) { ser.gone = true })
+	f.seen = newAdmission(d.cfg.maxStacks)
 	d.families[s.Resource] = f
 	d.order = append(d.order, s.Resource)
 	return f
@@ -285,6 +309,7 @@ func (d *Detector) family(s *sampler.Sample) *family {
 // with what came before.
 func (d *Detector) restart(f *family, s *sampler.Sample) {
 	f.store.Purge()
+	clear(f.byPos)
 	f.clock, _ = storage.NewClock(d.cfg.history, d.cfg.levels)
 	f.n, f.nextLook = 0, 1
 	f.started = true
@@ -370,9 +395,8 @@ func (d *Detector) look(f *family, s *sampler.Sample, idx int) []Alert {
 	warnK := d.tarone(persistence, share*(1-d.cfg.warnConf))
 	suspectK := d.tarone(suspicion, 1-d.cfg.warnConf)
 	earlyK := d.tarone(suspicion, earlyShare*(1-d.cfg.alertConf))
-	for _, ser := range d.seriesOf(f) {
-		ser.suspect = nil
-	}
+	f.store.Range(func(_ uint64, ser *series) bool { ser.suspect = nil; return true })
+	f.total.suspect = nil
 	for _, c := range d.cands {
 		ser := c.ser
 		switch c.kind {
@@ -422,7 +446,7 @@ func (d *Detector) look(f *family, s *sampler.Sample, idx int) []Alert {
 			}
 		}
 	}
-	for _, ser := range d.seriesOf(f) {
+	visit := func(_ uint64, ser *series) bool {
 		if ser.suspect != nil {
 			sum.suspects++
 			if d.cfg.suspectAlerts && ser.severity < SeveritySuspect {
@@ -430,16 +454,13 @@ func (d *Detector) look(f *family, s *sampler.Sample, idx int) []Alert {
 				raised = append(raised, d.alert(ser, SeveritySuspect, ser.suspect))
 			}
 		}
+		return true
 	}
+	f.store.Range(visit)
+	visit(0, f.total)
 	d.lastLook = sum
+	clear(d.cands) // the scratch must not keep evicted series reachable
 	return raised
-}
-
-// seriesOf lists a family's series, the total last.
-func (d *Detector) seriesOf(f *family) []*series {
-	out := make([]*series, 0, f.store.Len()+1)
-	f.store.Range(func(_ uint64, ser *series) bool { out = append(out, ser); return true })
-	return append(out, f.total)
 }
 
 // tarone returns the divisor Tarone's correction gives tests of kind at
@@ -480,14 +501,22 @@ func (d *Detector) consider(f *family, ser *series, horizon float64) {
 			coarsest = k
 		}
 	}
+	if finest < 0 && suspectLevel < 0 {
+		return
+	}
+	// One pass rebuilds every level the tests read.
+	d.blocks, d.starts = ser.counts.Windows(max(coarsest, suspectLevel), d.blocks[:0], d.starts[:0])
+	level := func(k int) []storage.Count {
+		return d.blocks[d.starts[k] : d.starts[k]+ser.counts.Len(k)]
+	}
 	if finest >= 0 {
-		d.persistence(f, ser, finest, horizon)
+		d.persistence(f, ser, finest, level(finest), horizon)
 		if coarsest != finest {
-			d.persistence(f, ser, coarsest, horizon)
+			d.persistence(f, ser, coarsest, level(coarsest), horizon)
 		}
 	}
 	if suspectLevel >= 0 {
-		d.suspicion(f, ser, suspectLevel, horizon)
+		d.suspicion(f, ser, suspectLevel, level(suspectLevel), horizon)
 	}
 }
 
@@ -529,10 +558,8 @@ func riseAbove(b []storage.Count, lo, hi int) (stats.Rise, int) {
 // T_B − T_A ≥ horizon, splitting the rest evenly; growth must be significant
 // in the early piece and, in the late piece, above the highest count reached
 // since eA. A growth that stops within the horizon cannot do both.
-func (d *Detector) persistence(f *family, ser *series, level int, horizon float64) {
-	n := ser.counts.Len(level)
-	b := ser.counts.Last(level, n, d.blocks[:0])
-	d.blocks = b
+func (d *Detector) persistence(f *family, ser *series, level int, b []storage.Count, horizon float64) {
+	n := len(b)
 	times := levelTimes(f, level, n)
 	last := len(b) - 1
 	target := times[0] + (times[last]-times[0]-horizon)/2
@@ -565,10 +592,8 @@ func (d *Detector) persistence(f *family, ser *series, level int, horizon float6
 
 // suspicion adds the suspect hypothesis: the newest count against the
 // highest of the older half of the level.
-func (d *Detector) suspicion(f *family, ser *series, level int, horizon float64) {
-	n := ser.counts.Len(level)
-	b := ser.counts.Last(level, n, d.blocks[:0])
-	d.blocks = b
+func (d *Detector) suspicion(f *family, ser *series, level int, b []storage.Count, horizon float64) {
+	n := len(b)
 	times := levelTimes(f, level, n)
 	last := len(b) - 1
 	half := last / 2
