@@ -29,8 +29,8 @@ type Count struct {
 // Born, the higher Peak), so a level stores only its blocks older than
 // what the level below still holds; the newer ones are rebuilt from below
 // when read. A full level therefore stores about half its blocks, and a
-// young stack's coarse levels store nothing. Buffers grow lazily, in one
-// backing array per stack.
+// young stack's coarse levels store nothing. The backing array, one per
+// stack, grows as the stack's history reaches coarser levels.
 //
 // A Counts is not safe for concurrent use.
 type Counts struct {
@@ -79,24 +79,6 @@ func (c *Counts) rebuilt(next uint64, k int) uint64 {
 	return (oldest + 1) / 2
 }
 
-// regionSize is the slots a region holding n blocks, at most most, gets:
-// powers of two, so that the backing array is rarely reallocated.
-func regionSize(n, most uint64) uint64 {
-	if n == 0 {
-		return 0
-	}
-	return min(max(2, uint64(1)<<bits.Len64(n-1)), most)
-}
-
-// sizes fills size with the regions of levels 0 through upTo as of sample
-// next.
-func (c *Counts) sizes(next uint64, upTo int, size *[25]uint64) {
-	size[0] = regionSize(next-c.first, uint64(c.capacity))
-	for k := 1; k <= upTo; k++ {
-		size[k] = regionSize(c.rebuilt(next, k)-c.first>>k, c.stored())
-	}
-}
-
 // Push records the sample with 0-based index i: live sampled objects and
 // cumulative sampled births. Level k completes a block when i+1 is a
 // multiple of 2^k; a block the Counts joined part-way holds only the samples
@@ -105,17 +87,23 @@ func (c *Counts) sizes(next uint64, upTo int, size *[25]uint64) {
 func (c *Counts) Push(i uint64, live, born uint32) {
 	if !c.started {
 		c.started, c.first, c.next = true, i, i
+		c.buf = make([]Count, c.capacity)
 	}
 	if i < c.next {
 		return
 	}
 	for c.next < i {
-		var size [25]uint64
-		c.sizes(c.next, 0, &size)
-		prev := c.buf[(c.next-1-c.first)%size[0]]
+		prev := c.buf[(c.next-1-c.first)%uint64(c.capacity)]
 		c.push(prev.Live, prev.Born)
 	}
 	c.push(live, born)
+}
+
+// The backing array holds level 0's ring, then one region of stored()
+// blocks for each coarser level that has stored any: a level stores blocks
+// only after the level below has, so the regions that exist are a prefix.
+func (c *Counts) region(k int) uint64 {
+	return uint64(c.capacity) + uint64(k-1)*c.stored()
 }
 
 func (c *Counts) push(live, born uint32) {
@@ -123,64 +111,39 @@ func (c *Counts) push(live, born uint32) {
 	// Level k stores a block only when level k−1 completes one, which
 	// happens at one push in 2^(k−1): most pushes touch levels 0 and 1.
 	top := min(int(c.levels)-1, bits.TrailingZeros64(next)+1)
-	capacity, stored := uint64(c.capacity), c.stored()
-	var size, off, from, to [25]uint64
-	size[0] = regionSize(next-c.first, capacity)
-	grow := size[0] != regionSize(c.next-c.first, capacity)
-	for k := 1; k <= top; k++ {
-		lo := c.first >> k
-		from[k], to[k] = c.rebuilt(c.next, k), c.rebuilt(next, k)
-		size[k] = regionSize(to[k]-lo, stored)
-		grow = grow || size[k] != regionSize(from[k]-lo, stored)
-		off[k] = off[k-1] + size[k-1]
-	}
-	if grow {
-		c.relayout(next)
-	}
+	stored := c.stored()
 	// Coarsest first: a level's new stored blocks are rebuilt from the level
 	// below as it was before this sample changed it.
 	for k := top; k >= 1; k-- {
-		for j := from[k]; j < to[k]; j++ {
-			b := c.block(k, j, &size, &off)
-			c.buf[off[k]+(j-c.first>>k)%size[k]] = b
+		from, to := c.rebuilt(c.next, k), c.rebuilt(next, k)
+		if from == to {
+			continue
+		}
+		if end := c.region(k) + stored; uint64(len(c.buf)) < end {
+			grown := make([]Count, end)
+			copy(grown, c.buf)
+			c.buf = grown
+		}
+		for j := from; j < to; j++ {
+			b := c.block(k, j)
+			c.buf[c.region(k)+(j-c.first>>k)%stored] = b
 		}
 	}
-	c.buf[(c.next-c.first)%size[0]] = Count{Live: live, Born: born, Peak: live}
+	c.buf[(c.next-c.first)%uint64(c.capacity)] = Count{Live: live, Born: born, Peak: live}
 	c.next = next
 }
 
-// relayout grows the backing array to the regions sample next needs,
-// keeping every region's blocks at their slots.
-func (c *Counts) relayout(next uint64) {
-	top := int(c.levels) - 1
-	var size, was [25]uint64
-	c.sizes(next, top, &size)
-	c.sizes(c.next, top, &was)
-	var total, old uint64
-	for k := 0; k <= top; k++ {
-		total += size[k]
-	}
-	grown := make([]Count, total)
-	total = 0
-	for k := 0; k <= top; k++ {
-		copy(grown[total:total+was[k]], c.buf[old:old+was[k]])
-		total += size[k]
-		old += was[k]
-	}
-	c.buf = grown
-}
-
 // block returns block j of level k as of the samples pushed so far.
-func (c *Counts) block(k int, j uint64, size, off *[25]uint64) Count {
+func (c *Counts) block(k int, j uint64) Count {
 	if k == 0 {
-		return c.buf[off[0]+(j-c.first)%size[0]]
+		return c.buf[(j-c.first)%uint64(c.capacity)]
 	}
 	if j < c.rebuilt(c.next, k) {
-		return c.buf[off[k]+(j-c.first>>k)%size[k]]
+		return c.buf[c.region(k)+(j-c.first>>k)%c.stored()]
 	}
-	b := c.block(k-1, 2*j+1, size, off)
+	b := c.block(k-1, 2*j+1)
 	if 2*j >= c.first>>(k-1) {
-		b.Peak = max(b.Peak, c.block(k-1, 2*j, size, off).Peak)
+		b.Peak = max(b.Peak, c.block(k-1, 2*j).Peak)
 	}
 	return b
 }
@@ -223,12 +186,7 @@ func (c *Counts) Windows(upTo int, dst []Count, start []int) ([]Count, []int) {
 		}
 		return dst, start
 	}
-	var size, off [25]uint64
-	c.sizes(c.next, upTo, &size)
-	for k := 1; k <= upTo; k++ {
-		off[k] = off[k-1] + size[k-1]
-	}
-	capacity := uint64(c.capacity)
+	capacity, stored := uint64(c.capacity), c.stored()
 	var prevStart int
 	var prevOldest uint64
 	for k := 0; k <= upTo; k++ {
@@ -239,13 +197,13 @@ func (c *Counts) Windows(upTo int, dst []Count, start []int) ([]Count, []int) {
 		oldest := end - held
 		if k == 0 {
 			for j := oldest; j < end; j++ {
-				dst = append(dst, c.buf[off[0]+(j-c.first)%size[0]])
+				dst = append(dst, c.buf[(j-c.first)%capacity])
 			}
 		} else {
 			r := c.rebuilt(c.next, k)
 			lo := c.first >> k
 			for j := oldest; j < min(r, end); j++ {
-				dst = append(dst, c.buf[off[k]+(j-lo)%size[k]])
+				dst = append(dst, c.buf[c.region(k)+(j-lo)%stored])
 			}
 			finerLo := c.first >> (k - 1)
 			for j := max(oldest, r); j < end; j++ {
