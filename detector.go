@@ -53,6 +53,8 @@ type Detector struct {
 	tested     bool   // some persistence test was possible
 	lastLook   lookSummary
 
+	symbols frameTable
+
 	// scratch buffers keep the per-cycle path allocation-free.
 	blocks []storage.Count
 	starts []int
@@ -99,7 +101,7 @@ type family struct {
 type series struct {
 	resource  sampler.Resource
 	key       uint64
-	frames    []sampler.Frame
+	frames    []uint32 // into Detector.symbols
 	counts    *storage.Counts
 	first     uint64 // family sample index at registration
 	firstTime float64
@@ -178,6 +180,7 @@ func (d *Detector) Observe(s *sampler.Sample) []Alert {
 	if !f.started || s.Epoch != f.epoch || s.Time.Before(f.last) {
 		d.restart(f, s)
 	}
+	rate := f.rate
 	f.seq, f.last, f.rate = s.Seq, s.Time, s.Rate
 	i := f.n
 	f.n++
@@ -194,24 +197,32 @@ func (d *Detector) Observe(s *sampler.Sample) []Alert {
 		if r.Stack == TotalStack {
 			continue // reserved for the total
 		}
-		live, born := sampledCounts(r, s.Rate)
-		tot.InUseBytes += r.InUseBytes
-		tot.InUseObjects += r.InUseObjects
-		tot.InUseSampled += live
-		tot.AllocSampled += born
 		var ser *series
 		if k < len(f.byPos) && f.byPos[k] != nil && f.byPos[k].key == r.Stack && !f.byPos[k].gone {
 			ser = f.byPos[k]
 		} else if got, ok := f.store.Peek(r.Stack); ok {
 			ser = got
-		} else if f.store.Len() < f.store.Cap() || f.seen.grew(r.Stack, live) {
+		}
+		var live, born int64
+		if ser != nil && ser.pushedAt+1 == i && rate == s.Rate && r.InUseSampled == 0 && r.AllocSampled == 0 &&
+			r.AllocObjects == 0 && r.AllocBytes == 0 && r.InUseBytes == ser.bytes && r.InUseObjects == ser.objects {
+			live = int64(ser.live) // the same estimates as last sample: recovering the counts again would give the same
+		} else {
+			live, born = sampledCounts(r, s.Rate)
+		}
+		tot.InUseBytes += r.InUseBytes
+		tot.InUseObjects += r.InUseObjects
+		tot.InUseSampled += live
+		tot.AllocSampled += born
+		if ser == nil {
+			if f.store.Len() >= f.store.Cap() && !f.seen.grew(r.Stack, live) {
+				if k < len(f.byPos) {
+					f.byPos[k] = nil // an evicted series must not stay reachable
+				}
+				continue // counted in the total; tracked once it grows
+			}
 			ser = d.newSeries(f, r.Stack, s.FramesOf(r), i, t)
 			f.store.Add(r.Stack, ser)
-		} else {
-			if k < len(f.byPos) {
-				f.byPos[k] = nil // an evicted series must not stay reachable
-			}
-			continue // counted in the total; tracked once it grows
 		}
 		if k < len(f.byPos) {
 			f.byPos[k] = ser
@@ -320,7 +331,7 @@ func (d *Detector) restart(f *family, s *sampler.Sample) {
 
 func (d *Detector) newSeries(f *family, key uint64, frames []sampler.Frame, i uint64, t float64) *series {
 	c, _ := storage.NewCounts(d.cfg.history, d.cfg.levels)
-	return &series{resource: f.resource, key: key, frames: frames, counts: c, first: i, firstTime: t, bestP: 1}
+	return &series{resource: f.resource, key: key, frames: d.symbols.intern(frames), counts: c, first: i, firstTime: t, bestP: 1}
 }
 
 // update pushes one sample's counts for ser. Births are cumulative; a
@@ -702,7 +713,7 @@ func (d *Detector) alert(ser *series, sev Severity, fd *finding) Alert {
 		Pattern:    fd.pattern,
 		Resource:   ser.resource,
 		Stack:      ser.key,
-		Frames:     ser.frames,
+		Frames:     d.symbols.frames(ser.frames),
 		Evidence:   fd.evidence,
 		Time:       fd.time,
 		Index:      fd.index,
@@ -838,7 +849,7 @@ func (d *Detector) pattern(ser *series) Pattern {
 	p := Pattern{
 		Resource:   ser.resource,
 		Stack:      ser.key,
-		Frames:     ser.frames,
+		Frames:     d.symbols.frames(ser.frames),
 		Severity:   ser.severity,
 		Confidence: 1 - ser.bestP,
 		Samples:    int(ser.pushedAt - ser.first + 1),
@@ -916,4 +927,42 @@ func mean(y []float64) float64 {
 		s += v
 	}
 	return s / float64(len(y))
+}
+
+// frameTable interns symbolised frames. A deep stack's frames take over a
+// kilobyte while its history takes a few hundred bytes, yet stacks share
+// most of their frames; a series keeps four bytes a frame. Distinct frames
+// are bounded by the code that allocates, not by the number of stacks.
+type frameTable struct {
+	ids  map[sampler.Frame]uint32
+	list []sampler.Frame
+}
+
+func (t *frameTable) intern(frames []sampler.Frame) []uint32 {
+	if t.ids == nil {
+		t.ids = make(map[sampler.Frame]uint32)
+	}
+	out := make([]uint32, len(frames))
+	for i, f := range frames {
+		id, ok := t.ids[f]
+		if !ok {
+			id = uint32(len(t.list))
+			t.list = append(t.list, f)
+			t.ids[f] = id
+		}
+		out[i] = id
+	}
+	return out
+}
+
+// frames returns a new slice of the frames ids name.
+func (t *frameTable) frames(ids []uint32) []sampler.Frame {
+	if len(ids) == 0 {
+		return nil
+	}
+	out := make([]sampler.Frame, len(ids))
+	for i, id := range ids {
+		out[i] = t.list[id]
+	}
+	return out
 }
