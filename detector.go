@@ -341,14 +341,26 @@ func (d *Detector) update(ser *series, r *sampler.Record, live, born int64, i ui
 	if born < live || uint64(born) < ser.born {
 		born = int64(ser.born) + max(0, live-int64(ser.live))
 	}
+	// Most stacks hold still from one sample to the next: their push waits
+	// until their counts change or are read (flush), and the Counts repeat
+	// the held sample over the indices in between, as pushing each would.
+	hold := ser.first != i && uint64(live) == ser.live && uint64(born) == ser.born
 	ser.live, ser.born = uint64(live), uint64(born)
 	ser.bytes, ser.objects = r.InUseBytes, r.InUseObjects
 	if live > 0 && r.InUseBytes > 0 {
 		ser.perObj = float64(r.InUseBytes) / float64(live)
 	}
 	ser.proven = r.ProvenLeaked
-	ser.counts.Push(i, uint32(min(live, math.MaxUint32)), uint32(uint64(born)))
+	if !hold {
+		ser.counts.Push(i, uint32(min(live, math.MaxUint32)), uint32(uint64(born)))
+	}
 	ser.pushedAt = i
+}
+
+// flush pushes the samples update held back, so that ser's counts can be
+// read.
+func flush(ser *series) {
+	ser.counts.Push(ser.pushedAt, uint32(min(ser.live, math.MaxUint32)), uint32(ser.born))
 }
 
 // look runs the tests due at this sample over the whole family and returns
@@ -494,6 +506,7 @@ func (d *Detector) tarone(kind testKind, alpha float64) int {
 // horizons, and the suspect test (a rise above the older half of what the
 // coarsest well-filled level holds).
 func (d *Detector) consider(f *family, ser *series, horizon float64) {
+	flush(ser)
 	finest, coarsest := -1, -1
 	suspectLevel := -1
 	for k := 0; k < ser.counts.Levels(); k++ {
@@ -629,6 +642,7 @@ func (d *Detector) suspicion(f *family, ser *series, level int, b []storage.Coun
 // describe turns a test into reportable evidence. It runs only when a stack
 // becomes more suspicious, so it may allocate.
 func (d *Detector) describe(f *family, ser *series, c candidate, adj float64, s *sampler.Sample, idx int) *finding {
+	flush(ser)
 	n := ser.counts.Len(c.level)
 	b := ser.counts.Last(c.level, n, nil)
 	times := f.clock.Last(c.level, n, nil)
@@ -725,6 +739,7 @@ func (d *Detector) alert(ser *series, sev Severity, fd *finding) Alert {
 // history converts a level of ser's counts to plot points.
 func (d *Detector) history(ser *series, level int) []Point {
 	f := d.families[ser.resource]
+	flush(ser)
 	n := ser.counts.Len(level)
 	b := ser.counts.Last(level, n, nil)
 	times := f.clock.Last(level, n, nil)
