@@ -101,9 +101,10 @@ type family struct {
 type series struct {
 	resource  sampler.Resource
 	key       uint64
-	frames    []uint32 // into Detector.symbols
-	counts    *storage.Counts
-	first     uint64 // family sample index at registration
+	frames    []uint32       // into Detector.symbols
+	counts    storage.Counts // by value: one allocation and one pointer less per stack
+	slot      int32          // the store's slot for key, to touch it without a lookup
+	first     uint64         // family sample index at registration
 	firstTime float64
 	live      uint64 // newest raw counts
 	born      uint64
@@ -223,12 +224,16 @@ func (d *Detector) Observe(s *sampler.Sample) []Alert {
 			}
 			ser = d.newSeries(f, r.Stack, s.FramesOf(r), i, t)
 			f.store.Add(r.Stack, ser)
+			ser.slot, _ = f.store.Slot(r.Stack)
 		}
 		if k < len(f.byPos) {
 			f.byPos[k] = ser
 		}
 		if ser.first != i && uint64(live) != ser.live {
-			f.store.Get(r.Stack) // recency follows change: flat stacks are evicted first
+			// Recency follows change: flat stacks are evicted first.
+			if !f.store.Touch(ser.slot, r.Stack) {
+				f.store.Get(r.Stack)
+			}
 		}
 		if ser.pushedAt != i || ser.first == i {
 			present++
@@ -331,7 +336,7 @@ func (d *Detector) restart(f *family, s *sampler.Sample) {
 
 func (d *Detector) newSeries(f *family, key uint64, frames []sampler.Frame, i uint64, t float64) *series {
 	c, _ := storage.NewCounts(d.cfg.history, d.cfg.levels)
-	return &series{resource: f.resource, key: key, frames: d.symbols.intern(frames), counts: c, first: i, firstTime: t, bestP: 1}
+	return &series{resource: f.resource, key: key, frames: d.symbols.intern(frames), counts: *c, first: i, firstTime: t, bestP: 1}
 }
 
 // update pushes one sample's counts for ser. Births are cumulative; a

@@ -40,21 +40,51 @@ type Counts struct {
 	capacity int32
 	levels   uint8
 	started  bool
+	// Reciprocals of capacity and stored(): ring slots are taken at every
+	// push, and a 64-bit division costs more than the rest of a push.
+	inv0, invK uint64
 }
+
+// fastMod returns a mod d given inv = ^uint64(0)/d + 1 (Lemire's method,
+// exact for a and d below 2^32).
+func fastMod(a, d, inv uint64) uint64 {
+	if a >= 1<<32 {
+		return a % d
+	}
+	hi, _ := bits.Mul64(inv*a, d)
+	return hi
+}
+
+// slot0 is the slot in level 0's ring of the sample pushed n samples after
+// the first.
+func (c *Counts) slot0(n uint64) uint64 { return fastMod(n, uint64(c.capacity), c.inv0) }
+
+// slotK is the slot in a coarse level's region of its n-th block.
+func (c *Counts) slotK(n uint64) uint64 { return fastMod(n, c.stored(), c.invK) }
 
 // NewCounts returns an empty Counts keeping capacity blocks at each of
 // levels resolutions.
 func NewCounts(capacity, levels int) (*Counts, error) {
+	if err := checkShape(capacity, levels); err != nil {
+		return nil, err
+	}
+	// Small enough to inline, so that a caller keeping the Counts by value
+	// does not allocate it.
+	stored := uint64(capacity)/2 + 2
+	return &Counts{capacity: int32(capacity), levels: uint8(levels), inv0: ^uint64(0)/uint64(capacity) + 1, invK: ^uint64(0)/stored + 1}, nil
+}
+
+func checkShape(capacity, levels int) error {
 	if capacity < 4 {
-		return nil, fmt.Errorf("storage: NewCounts: capacity %d must be at least 4", capacity)
+		return fmt.Errorf("storage: NewCounts: capacity %d must be at least 4", capacity)
 	}
 	if capacity > 1<<20 {
-		return nil, fmt.Errorf("storage: NewCounts: capacity %d must be at most %d", capacity, 1<<20)
+		return fmt.Errorf("storage: NewCounts: capacity %d must be at most %d", capacity, 1<<20)
 	}
 	if levels < 1 || levels > 24 {
-		return nil, fmt.Errorf("storage: NewCounts: levels %d must be in [1, 24]", levels)
+		return fmt.Errorf("storage: NewCounts: levels %d must be in [1, 24]", levels)
 	}
-	return &Counts{capacity: int32(capacity), levels: uint8(levels)}, nil
+	return nil
 }
 
 // Levels reports the number of resolution levels.
@@ -93,7 +123,7 @@ func (c *Counts) Push(i uint64, live, born uint32) {
 		return
 	}
 	for c.next < i {
-		prev := c.buf[(c.next-1-c.first)%uint64(c.capacity)]
+		prev := c.buf[c.slot0(c.next-1-c.first)]
 		c.push(prev.Live, prev.Born)
 	}
 	c.push(live, born)
@@ -126,20 +156,20 @@ func (c *Counts) push(live, born uint32) {
 		}
 		for j := from; j < to; j++ {
 			b := c.block(k, j)
-			c.buf[c.region(k)+(j-c.first>>k)%stored] = b
+			c.buf[c.region(k)+c.slotK(j-c.first>>k)] = b
 		}
 	}
-	c.buf[(c.next-c.first)%uint64(c.capacity)] = Count{Live: live, Born: born, Peak: live}
+	c.buf[c.slot0(c.next-c.first)] = Count{Live: live, Born: born, Peak: live}
 	c.next = next
 }
 
 // block returns block j of level k as of the samples pushed so far.
 func (c *Counts) block(k int, j uint64) Count {
 	if k == 0 {
-		return c.buf[(j-c.first)%uint64(c.capacity)]
+		return c.buf[c.slot0(j-c.first)]
 	}
 	if j < c.rebuilt(c.next, k) {
-		return c.buf[c.region(k)+(j-c.first>>k)%c.stored()]
+		return c.buf[c.region(k)+c.slotK(j-c.first>>k)]
 	}
 	b := c.block(k-1, 2*j+1)
 	if 2*j >= c.first>>(k-1) {
@@ -186,7 +216,7 @@ func (c *Counts) Windows(upTo int, dst []Count, start []int) ([]Count, []int) {
 		}
 		return dst, start
 	}
-	capacity, stored := uint64(c.capacity), c.stored()
+	capacity := uint64(c.capacity)
 	var prevStart int
 	var prevOldest uint64
 	for k := 0; k <= upTo; k++ {
@@ -197,13 +227,13 @@ func (c *Counts) Windows(upTo int, dst []Count, start []int) ([]Count, []int) {
 		oldest := end - held
 		if k == 0 {
 			for j := oldest; j < end; j++ {
-				dst = append(dst, c.buf[(j-c.first)%capacity])
+				dst = append(dst, c.buf[c.slot0(j-c.first)])
 			}
 		} else {
 			r := c.rebuilt(c.next, k)
 			lo := c.first >> k
 			for j := oldest; j < min(r, end); j++ {
-				dst = append(dst, c.buf[c.region(k)+(j-lo)%stored])
+				dst = append(dst, c.buf[c.region(k)+c.slotK(j-lo)])
 			}
 			finerLo := c.first >> (k - 1)
 			for j := max(oldest, r); j < end; j++ {

@@ -121,3 +121,14 @@ func BenchmarkCountsPush(b *testing.B) {
 		i++
 	}
 }
+
+func TestFastMod(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 7))
+	for _, d := range []uint64{4, 5, 10, 16, 17, 48, 1 << 20} {
+		inv := ^uint64(0)/d + 1
+		for range 10000 {
+			a := rng.Uint64() >> rng.IntN(64)
+			require.Equal(t, a%d, fastMod(a, d, inv), "%d mod %d", a, d)
+		}
+	}
+}

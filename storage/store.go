@@ -60,6 +60,25 @@ func (s *Store[V]) Get(key uint64) (V, bool) {
 	return s.entries[i].value, true
 }
 
+// Slot returns where key's entry lives, for Touch, and whether it is
+// present. A slot stays key's until key leaves the Store.
+func (s *Store[V]) Slot(key uint64) (int32, bool) {
+	i, ok := s.index[key]
+	return i, ok
+}
+
+// Touch marks key recently used, as Get does, given the slot Slot returned
+// for it: a caller that keeps the slot saves the map lookup. It reports
+// false, touching nothing, when key no longer lives there.
+func (s *Store[V]) Touch(slot int32, key uint64) bool {
+	if slot <= 0 || int(slot) >= len(s.entries) || s.entries[slot].key != key || s.entries[slot].prev == 0 && s.entries[0].next != slot {
+		return false
+	}
+	s.unlink(slot)
+	s.pushFront(slot)
+	return true
+}
+
 // Peek returns the value for key without touching its recency.
 func (s *Store[V]) Peek(key uint64) (V, bool) {
 	i, ok := s.index[key]
