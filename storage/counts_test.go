@@ -132,3 +132,35 @@ func TestFastMod(t *testing.T) {
 		}
 	}
 }
+
+func TestStoreTouchBySlot(t *testing.T) {
+	s, err := NewStore[string](3, nil)
+	require.NoError(t, err)
+	for k := range uint64(3) {
+		s.Add(k+1, fmt.Sprint(k+1))
+	}
+	slot, ok := s.Slot(1)
+	require.True(t, ok)
+	for _, tc := range []struct {
+		name    string
+		slot    int32
+		key     uint64
+		touched bool
+	}{
+		{"the key's slot", slot, 1, true},
+		{"another key's slot", slot, 2, false},
+		{"no slot", 0, 1, false},
+		{"past the end", 99, 1, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			require.Equal(t, tc.touched, s.Touch(tc.slot, tc.key))
+		})
+	}
+	s.Add(4, "4") // evicts 2, the least recently used now that 1 was touched
+	_, ok = s.Peek(2)
+	require.False(t, ok)
+	require.False(t, s.Touch(slot, 2), "a freed or reused slot is not touched for a key that left")
+	var keys []uint64
+	s.Range(func(k uint64, _ string) bool { keys = append(keys, k); return true })
+	require.Equal(t, []uint64{3, 1, 4}, keys)
+}

@@ -157,15 +157,6 @@ func (s *Store[V]) Range(fn func(key uint64, v V) bool) {
 	}
 }
 
-// Oldest returns the least recently used entry.
-func (s *Store[V]) Oldest() (key uint64, v V, ok bool) {
-	i := s.entries[0].next
-	if i == 0 {
-		return 0, v, false
-	}
-	return s.entries[i].key, s.entries[i].value, true
-}
-
 // Purge removes every entry.
 func (s *Store[V]) Purge() {
 	s.index = make(map[uint64]int32)
