@@ -93,7 +93,8 @@ type Sampler struct {
 	last    int       // records in the previous profile
 	at      []int32   // position in the Sample → its first profile record
 	classes map[uintptr]pcClass
-	gen     uint64 // Samples taken: Resolve answers only for the newest
+	gen     uint64       // Samples taken: Resolve answers only for the newest
+	seen    []seenRecord // per profile record, what the previous Sample worked out
 	// selfBytes is what the newest profile holds at leakguard's own
 	// allocation sites.
 	selfBytes int64
@@ -138,7 +139,7 @@ func (s *Sampler) Resource() sampler.Resource { return sampler.Heap }
 func (s *Sampler) Close() error {
 	s.closed = true
 	s.symbols.Purge()
-	s.records, s.index, s.at, s.classes = nil, positions{}, nil, nil
+	s.records, s.index, s.at, s.classes, s.seen = nil, positions{}, nil, nil, nil
 	return nil
 }
 
@@ -200,17 +201,38 @@ func (s *Sampler) Sample(ctx context.Context) (*sampler.Sample, error) {
 			return symbolise(s.records[s.at[j]].Stack())
 		}
 	}
+	// The runtime lists its buckets newest first and never removes one, so
+	// the previous profile's records reappear, in order, after the new
+	// ones: their fingerprints and classes carry over, checked against the
+	// stack's depth and leaf.
+	added := n - len(s.seen)
+	if added < 0 {
+		s.seen, added = s.seen[:0], n
+	}
+	s.seen = slices.Grow(s.seen, added)[:n]
+	copy(s.seen[added:], s.seen[:n-added])
 	for i := range s.records[:n] {
 		r := &s.records[i]
 		stk := r.Stack()
-		key := s.fingerprint(stk)
-		var sym symbolised
-		var self bool
-		if s.cfg.lazyFrames {
-			self = s.selfStack(stk)
+		var key uint64
+		var self, known bool
+		if sn := &s.seen[i]; i >= added && len(stk) > 0 && int(sn.depth) == len(stk) && sn.leaf == stk[0] {
+			key, self, known = sn.key, sn.self, s.cfg.lazyFrames
 		} else {
+			key = s.fingerprint(stk)
+		}
+		var sym symbolised
+		switch {
+		case known:
+		case s.cfg.lazyFrames:
+			self = s.selfStack(stk)
+		default:
 			sym = s.symbolised(key, stk)
 			self = sym.self
+		}
+		s.seen[i] = seenRecord{key: key, self: self, depth: int32(len(stk))}
+		if len(stk) > 0 {
+			s.seen[i].leaf = stk[0]
 		}
 		if self {
 			_, b := scale(r.InUseObjects(), r.InUseBytes(), int64(rate))
@@ -287,6 +309,16 @@ func (s *Sampler) gcTime() time.Time {
 		return time.Now()
 	}
 	return s.gcStats.LastGC
+}
+
+// seenRecord is what one profile record's stack came to: its fingerprint
+// and whether leakguard allocated there, with the depth and leaf PC that
+// identify the stack when the record reappears.
+type seenRecord struct {
+	key   uint64
+	leaf  uintptr
+	depth int32
+	self  bool
 }
 
 // keepRecords is the largest profile buffer kept between Samples (4.5 MiB

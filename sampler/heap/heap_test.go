@@ -408,3 +408,27 @@ func TestPositions(t *testing.T) {
 		require.False(t, ok)
 	}
 }
+
+// TestRecordsCarryOverBetweenSamples checks that what a Sample carries over
+// from the previous one for each profile record (fingerprint, own or not)
+// is what working it out afresh gives, after new stacks appeared between
+// the two.
+func TestRecordsCarryOverBetweenSamples(t *testing.T) {
+	withRate(t, 1)
+	defer func() { retained = nil }()
+	s, err := New(WithLazyFrames(true), WithForceGC(true))
+	require.NoError(t, err)
+	defer s.Close()
+	for round := range 3 {
+		retainSizes(100*(round+1), 7000*(round+1)) // new buckets each round
+		_, err := s.Sample(context.Background())
+		require.NoError(t, err)
+		n := s.last
+		require.Len(t, s.seen, n)
+		for i, r := range s.records[:n] {
+			stk := r.Stack()
+			require.Equal(t, s.fingerprint(stk), s.seen[i].key, "record %d", i)
+			require.Equal(t, s.selfStack(stk), s.seen[i].self, "record %d", i)
+		}
+	}
+}
