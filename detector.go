@@ -53,8 +53,11 @@ type Detector struct {
 	tested     bool   // some persistence test was possible
 	lastLook   lookSummary
 
+	symbols frameTable
+
 	// scratch buffers keep the per-cycle path allocation-free.
 	blocks []storage.Count
+	starts []int
 	times  []float64
 	cands  []candidate
 	minPs  []float64
@@ -88,15 +91,21 @@ type family struct {
 	concluded bool        // the final look (WithFinalLook) ran
 	times     [][]float64 // per level, the clock's block end times at this look
 	evictions uint64      // evictions seen, so that a returning stack is not taken for a new one
+	// byPos remembers which series each record position held last sample:
+	// a sampler lists its stacks in much the same order every time, so most
+	// records find their series without a map lookup.
+	byPos []*series
+	seen  *admission
 }
 
 // series is one tracked stack (or the process total).
 type series struct {
 	resource  sampler.Resource
 	key       uint64
-	frames    []sampler.Frame
-	counts    *storage.Counts
-	first     uint64 // family sample index at registration
+	frames    []uint32       // into Detector.symbols
+	counts    storage.Counts // by value: one allocation and one pointer less per stack
+	slot      int32          // the store's slot for key, to touch it without a lookup
+	first     uint64         // family sample index at registration
 	firstTime float64
 	live      uint64 // newest raw counts
 	born      uint64
@@ -109,6 +118,7 @@ type series struct {
 	bestP     float64
 	found     *finding // the most significant persistence test so far
 	pushedAt  uint64   // family sample index of the newest push
+	gone      bool     // evicted: byPos may still point here
 }
 
 // finding is what one test concluded, kept to report on the stack.
@@ -172,6 +182,7 @@ func (d *Detector) Observe(s *sampler.Sample) []Alert {
 	if !f.started || s.Epoch != f.epoch || s.Time.Before(f.last) {
 		d.restart(f, s)
 	}
+	rate := f.rate
 	f.seq, f.last, f.rate = s.Seq, s.Time, s.Rate
 	i := f.n
 	f.n++
@@ -180,22 +191,50 @@ func (d *Detector) Observe(s *sampler.Sample) []Alert {
 
 	var tot sampler.Record
 	present := 0
+	if len(f.byPos) != len(s.Records) {
+		f.byPos = append(f.byPos[:0], make([]*series, len(s.Records))...)
+	}
 	for k := range s.Records {
 		r := &s.Records[k]
 		if r.Stack == TotalStack {
 			continue // reserved for the total
 		}
-		live, born := sampledCounts(r, s.Rate)
+		var ser *series
+		if k < len(f.byPos) && f.byPos[k] != nil && f.byPos[k].key == r.Stack && !f.byPos[k].gone {
+			ser = f.byPos[k]
+		} else if got, ok := f.store.Peek(r.Stack); ok {
+			ser = got
+		}
+		var live, born int64
+		if ser != nil && ser.pushedAt+1 == i && rate == s.Rate && r.InUseSampled == 0 && r.AllocSampled == 0 &&
+			r.AllocObjects == 0 && r.AllocBytes == 0 && r.InUseBytes == ser.bytes && r.InUseObjects == ser.objects {
+			live = int64(ser.live) // the same estimates as last sample: recovering the counts again would give the same
+		} else {
+			live, born = sampledCounts(r, s.Rate)
+		}
 		tot.InUseBytes += r.InUseBytes
 		tot.InUseObjects += r.InUseObjects
 		tot.InUseSampled += live
 		tot.AllocSampled += born
-		ser, ok := f.store.Peek(r.Stack)
-		if !ok {
-			ser = d.newSeries(f, r.Stack, r.Frames, i, t)
+		if ser == nil {
+			if f.store.Len() >= f.store.Cap() && !f.seen.grew(r.Stack, live) {
+				if k < len(f.byPos) {
+					f.byPos[k] = nil // an evicted series must not stay reachable
+				}
+				continue // counted in the total; tracked once it grows
+			}
+			ser = d.newSeries(f, r.Stack, s.FramesOf(r), i, t)
 			f.store.Add(r.Stack, ser)
-		} else if ser.counts != nil && uint64(live) != ser.live {
-			f.store.Get(r.Stack) // recency follows change: flat stacks are evicted first
+			ser.slot, _ = f.store.Slot(r.Stack)
+		}
+		if k < len(f.byPos) {
+			f.byPos[k] = ser
+		}
+		if ser.first != i && uint64(live) != ser.live {
+			// Recency follows change: flat stacks are evicted first.
+			if !f.store.Touch(ser.slot, r.Stack) {
+				f.store.Get(r.Stack)
+			}
 		}
 		if ser.pushedAt != i || ser.first == i {
 			present++
@@ -281,7 +320,8 @@ func (d *Detector) family(s *sampler.Sample) *family {
 	}
 	f = &family{resource: s.Resource}
 	// The bound was validated by the options; NewStore cannot fail here.
-	f.store, _ = storage.NewStore[*series](d.cfg.maxStacks, nil)
+	f.store, _ = storage.NewStore(d.cfg.maxStacks, func(_ uint64, ser *series) { ser.gone = true })
+	f.seen = newAdmission(d.cfg.maxStacks)
 	d.families[s.Resource] = f
 	d.order = append(d.order, s.Resource)
 	return f
@@ -291,6 +331,7 @@ func (d *Detector) family(s *sampler.Sample) *family {
 // with what came before.
 func (d *Detector) restart(f *family, s *sampler.Sample) {
 	f.store.Purge()
+	clear(f.byPos)
 	f.clock, _ = storage.NewClock(d.cfg.history, d.cfg.levels)
 	f.n, f.nextLook = 0, 1
 	f.started = true
@@ -301,7 +342,7 @@ func (d *Detector) restart(f *family, s *sampler.Sample) {
 
 func (d *Detector) newSeries(f *family, key uint64, frames []sampler.Frame, i uint64, t float64) *series {
 	c, _ := storage.NewCounts(d.cfg.history, d.cfg.levels)
-	return &series{resource: f.resource, key: key, frames: frames, counts: c, first: i, firstTime: t, bestP: 1}
+	return &series{resource: f.resource, key: key, frames: d.symbols.intern(frames), counts: *c, first: i, firstTime: t, bestP: 1}
 }
 
 // update pushes one sample's counts for ser. Births are cumulative; a
@@ -311,14 +352,26 @@ func (d *Detector) update(ser *series, r *sampler.Record, live, born int64, i ui
 	if born < live || uint64(born) < ser.born {
 		born = int64(ser.born) + max(0, live-int64(ser.live))
 	}
+	// Most stacks hold still from one sample to the next: their push waits
+	// until their counts change or are read (flush), and the Counts repeat
+	// the held sample over the indices in between, as pushing each would.
+	hold := ser.first != i && uint64(live) == ser.live && uint64(born) == ser.born
 	ser.live, ser.born = uint64(live), uint64(born)
 	ser.bytes, ser.objects = r.InUseBytes, r.InUseObjects
 	if live > 0 && r.InUseBytes > 0 {
 		ser.perObj = float64(r.InUseBytes) / float64(live)
 	}
 	ser.proven = r.ProvenLeaked
-	ser.counts.Push(i, uint32(min(live, math.MaxUint32)), uint32(uint64(born)))
+	if !hold {
+		ser.counts.Push(i, uint32(min(live, math.MaxUint32)), uint32(uint64(born)))
+	}
 	ser.pushedAt = i
+}
+
+// flush pushes the samples update held back, so that ser's counts can be
+// read.
+func flush(ser *series) {
+	ser.counts.Push(ser.pushedAt, uint32(min(ser.live, math.MaxUint32)), uint32(ser.born))
 }
 
 // look runs the tests due at this sample over the whole family and returns
@@ -384,9 +437,8 @@ func (d *Detector) look(f *family, s *sampler.Sample, idx int, final bool) []Ale
 	warnK := d.tarone(persistence, share*(1-d.cfg.warnConf))
 	suspectK := d.tarone(suspicion, suspectAlpha)
 	earlyK := d.tarone(suspicion, earlyShare*(1-d.cfg.alertConf))
-	for _, ser := range d.seriesOf(f) {
-		ser.suspect = nil
-	}
+	f.store.Range(func(_ uint64, ser *series) bool { ser.suspect = nil; return true })
+	f.total.suspect = nil
 	for _, c := range d.cands {
 		ser := c.ser
 		switch c.kind {
@@ -436,7 +488,7 @@ func (d *Detector) look(f *family, s *sampler.Sample, idx int, final bool) []Ale
 			}
 		}
 	}
-	for _, ser := range d.seriesOf(f) {
+	visit := func(_ uint64, ser *series) bool {
 		if ser.suspect != nil {
 			sum.suspects++
 			if d.cfg.suspectAlerts && ser.severity < SeveritySuspect {
@@ -444,16 +496,13 @@ func (d *Detector) look(f *family, s *sampler.Sample, idx int, final bool) []Ale
 				raised = append(raised, d.alert(ser, SeveritySuspect, ser.suspect))
 			}
 		}
+		return true
 	}
+	f.store.Range(visit)
+	visit(0, f.total)
 	d.lastLook = sum
+	clear(d.cands) // the scratch must not keep evicted series reachable
 	return raised
-}
-
-// seriesOf lists a family's series, the total last.
-func (d *Detector) seriesOf(f *family) []*series {
-	out := make([]*series, 0, f.store.Len()+1)
-	f.store.Range(func(_ uint64, ser *series) bool { out = append(out, ser); return true })
-	return append(out, f.total)
 }
 
 // tarone returns the divisor Tarone's correction gives tests of kind at
@@ -476,6 +525,7 @@ func (d *Detector) tarone(kind testKind, alpha float64) int {
 // horizons, and the suspect test (a rise above the older half of what the
 // coarsest well-filled level holds).
 func (d *Detector) consider(f *family, ser *series, horizon float64) {
+	flush(ser)
 	finest, coarsest := -1, -1
 	suspectLevel := -1
 	for k := 0; k < ser.counts.Levels(); k++ {
@@ -494,14 +544,22 @@ func (d *Detector) consider(f *family, ser *series, horizon float64) {
 			coarsest = k
 		}
 	}
+	if finest < 0 && suspectLevel < 0 {
+		return
+	}
+	// One pass rebuilds every level the tests read.
+	d.blocks, d.starts = ser.counts.Windows(max(coarsest, suspectLevel), d.blocks[:0], d.starts[:0])
+	level := func(k int) []storage.Count {
+		return d.blocks[d.starts[k] : d.starts[k]+ser.counts.Len(k)]
+	}
 	if finest >= 0 {
-		d.persistence(f, ser, finest, horizon)
+		d.persistence(f, ser, finest, level(finest), horizon)
 		if coarsest != finest {
-			d.persistence(f, ser, coarsest, horizon)
+			d.persistence(f, ser, coarsest, level(coarsest), horizon)
 		}
 	}
 	if suspectLevel >= 0 {
-		d.suspicion(f, ser, suspectLevel, horizon)
+		d.suspicion(f, ser, suspectLevel, level(suspectLevel), horizon)
 	}
 }
 
@@ -543,10 +601,8 @@ func riseAbove(b []storage.Count, lo, hi int) (stats.Rise, int) {
 // T_B − T_A ≥ horizon, splitting the rest evenly; growth must be significant
 // in the early piece and, in the late piece, above the highest count reached
 // since eA. A growth that stops within the horizon cannot do both.
-func (d *Detector) persistence(f *family, ser *series, level int, horizon float64) {
-	n := ser.counts.Len(level)
-	b := ser.counts.Last(level, n, d.blocks[:0])
-	d.blocks = b
+func (d *Detector) persistence(f *family, ser *series, level int, b []storage.Count, horizon float64) {
+	n := len(b)
 	times := levelTimes(f, level, n)
 	last := len(b) - 1
 	target := times[0] + (times[last]-times[0]-horizon)/2
@@ -579,10 +635,8 @@ func (d *Detector) persistence(f *family, ser *series, level int, horizon float6
 
 // suspicion adds the suspect hypothesis: the newest count against the
 // highest of the older half of the level.
-func (d *Detector) suspicion(f *family, ser *series, level int, horizon float64) {
-	n := ser.counts.Len(level)
-	b := ser.counts.Last(level, n, d.blocks[:0])
-	d.blocks = b
+func (d *Detector) suspicion(f *family, ser *series, level int, b []storage.Count, horizon float64) {
+	n := len(b)
 	times := levelTimes(f, level, n)
 	last := len(b) - 1
 	half := last / 2
@@ -617,6 +671,7 @@ func (d *Detector) suspicion(f *family, ser *series, level int, horizon float64)
 // describe turns a test into reportable evidence. It runs only when a stack
 // becomes more suspicious, so it may allocate.
 func (d *Detector) describe(f *family, ser *series, c candidate, adj float64, s *sampler.Sample, idx int) *finding {
+	flush(ser)
 	n := ser.counts.Len(c.level)
 	b := ser.counts.Last(c.level, n, nil)
 	times := f.clock.Last(c.level, n, nil)
@@ -717,7 +772,7 @@ func (d *Detector) alert(ser *series, sev Severity, fd *finding) Alert {
 		Pattern:    fd.pattern,
 		Resource:   ser.resource,
 		Stack:      ser.key,
-		Frames:     ser.frames,
+		Frames:     d.symbols.frames(ser.frames),
 		Evidence:   fd.evidence,
 		Time:       fd.time,
 		Index:      fd.index,
@@ -729,6 +784,7 @@ func (d *Detector) alert(ser *series, sev Severity, fd *finding) Alert {
 // history converts a level of ser's counts to plot points.
 func (d *Detector) history(ser *series, level int) []Point {
 	f := d.families[ser.resource]
+	flush(ser)
 	n := ser.counts.Len(level)
 	b := ser.counts.Last(level, n, nil)
 	times := f.clock.Last(level, n, nil)
@@ -855,7 +911,7 @@ func (d *Detector) pattern(ser *series) Pattern {
 	p := Pattern{
 		Resource:   ser.resource,
 		Stack:      ser.key,
-		Frames:     ser.frames,
+		Frames:     d.symbols.frames(ser.frames),
 		Severity:   ser.severity,
 		Confidence: 1 - ser.bestP,
 		Samples:    int(ser.pushedAt - ser.first + 1),
@@ -933,4 +989,42 @@ func mean(y []float64) float64 {
 		s += v
 	}
 	return s / float64(len(y))
+}
+
+// frameTable interns symbolised frames. A deep stack's frames take over a
+// kilobyte while its history takes a few hundred bytes, yet stacks share
+// most of their frames; a series keeps four bytes a frame. Distinct frames
+// are bounded by the code that allocates, not by the number of stacks.
+type frameTable struct {
+	ids  map[sampler.Frame]uint32
+	list []sampler.Frame
+}
+
+func (t *frameTable) intern(frames []sampler.Frame) []uint32 {
+	if t.ids == nil {
+		t.ids = make(map[sampler.Frame]uint32)
+	}
+	out := make([]uint32, len(frames))
+	for i, f := range frames {
+		id, ok := t.ids[f]
+		if !ok {
+			id = uint32(len(t.list))
+			t.list = append(t.list, f)
+			t.ids[f] = id
+		}
+		out[i] = id
+	}
+	return out
+}
+
+// frames returns a new slice of the frames ids name.
+func (t *frameTable) frames(ids []uint32) []sampler.Frame {
+	if len(ids) == 0 {
+		return nil
+	}
+	out := make([]sampler.Frame, len(ids))
+	for i, id := range ids {
+		out[i] = t.list[id]
+	}
+	return out
 }

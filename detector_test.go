@@ -201,20 +201,52 @@ func TestDetectorAbsentStackCountsAsZero(t *testing.T) {
 	require.Empty(t, d.Alerts(), "growth that ended within the horizon is benign")
 }
 
+// TestDetectorBoundsTrackedStacks streams 1,000 distinct stacks, 20 new
+// ones a sample, through a Detector bounded at 100. Once full, it admits a
+// new stack only when the stack grew since it was first seen: flat stacks
+// leave the tracked ones alone, growing ones take the place of the least
+// recently changed.
 func TestDetectorBoundsTrackedStacks(t *testing.T) {
-	d, err := NewDetector(WithMaxStacks(100))
-	require.NoError(t, err)
-	for i := range 50 {
-		m := make(map[uint64][2]int64)
-		for k := range 20 {
-			m[uint64(i*20+k+1)] = [2]int64{1, 1} // 20 new stacks every sample
-		}
-		d.Observe(counts(i, 0, m))
+	for _, tc := range []struct {
+		name    string
+		grow    bool
+		evicted uint64
+		newest  uint64 // the newest stack, tracked or not
+	}{
+		{"flat stacks are not admitted", false, 0, 0},
+		{"growing stacks are", true, 1000 - 100 - 20, 1000},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d, err := NewDetector(WithMaxStacks(100))
+			require.NoError(t, err)
+			m := make(map[uint64][2]int64)
+			for i := range 50 {
+				clear(m)
+				for k := range 20 {
+					m[uint64(i*20+k+1)] = [2]int64{1, 1} // 20 new stacks every sample
+					if tc.grow && i > 0 {
+						m[uint64((i-1)*20+k+1)] = [2]int64{2, 2} // last sample's grew
+					}
+				}
+				d.Observe(counts(i, 0, m))
+			}
+			st := d.Stats()
+			require.Equal(t, 100, st.Tracked)
+			require.Equal(t, tc.evicted, st.Evicted)
+			require.Equal(t, 50, st.Samples)
+			var newest uint64
+			for _, p := range d.Patterns() {
+				if p.Stack != TotalStack && p.Stack > 100 {
+					newest = max(newest, p.Stack)
+				}
+			}
+			if tc.newest == 0 {
+				require.Zero(t, newest, "no stack beyond the first 100 is tracked")
+			} else {
+				require.Equal(t, tc.newest-20, newest, "the newest stacks to have grown are tracked")
+			}
+		})
 	}
-	st := d.Stats()
-	require.Equal(t, 100, st.Tracked)
-	require.Equal(t, uint64(1000-100), st.Evicted)
-	require.Equal(t, 50, st.Samples)
 }
 
 func TestOptionsRejected(t *testing.T) {

@@ -43,6 +43,7 @@ type Guard struct {
 	dropped       atomic.Uint64
 	panics        atomic.Uint64
 	lastCycle     atomic.Int64 // nanoseconds of CPU-side work in the last cycle
+	selfBytes     atomic.Int64 // the Guard's own heap, as the newest heap profile measured it
 	analysisNanos atomic.Uint64
 	reportDone    chan struct{}
 }
@@ -69,7 +70,7 @@ func Start(opts ...Option) (*Guard, error) {
 		// A collection at most every six intervals when the runtime runs
 		// none: as a leak grows the heap, collections grow rare, and the
 		// heap profile only changes at one.
-		h, err := heap.New(heap.WithMaxGCAge(6 * cfg.interval))
+		h, err := heap.New(heap.WithLazyFrames(true), heap.WithMaxGCAge(6*cfg.interval))
 		if err != nil {
 			return nil, fmt.Errorf("leakguard: starting the heap sampler: %w", err)
 		}
@@ -207,6 +208,12 @@ func (g *Guard) cycle(ctx context.Context, failing []bool) {
 		g.mu.Lock()
 		raised := g.det.Observe(smp)
 		g.mu.Unlock()
+		if r, ok := s.(interface{ Release() }); ok {
+			r.Release()
+		}
+		if m, ok := s.(interface{ SelfBytes() int64 }); ok {
+			g.selfBytes.Store(m.SelfBytes())
+		}
 		took := time.Since(start)
 		g.lastCycle.Store(int64(took))
 		g.analysisNanos.Add(uint64(took))

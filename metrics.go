@@ -27,6 +27,10 @@ type Metrics struct {
 	LastAnalysis time.Duration `json:"last_analysis_ns"`
 	// StorageBytes approximates the memory the stacks' histories hold.
 	StorageBytes int `json:"storage_bytes"`
+	// MeasuredHeapBytes is the heap in use at leakguard's own allocation
+	// sites as the newest runtime heap profile measured it: histories,
+	// sampler buffers and caches together. 0 without the heap sampler.
+	MeasuredHeapBytes int64 `json:"measured_heap_bytes"`
 	// TopGrowthBytesPerSecond is the largest estimated growth rate among
 	// allocation sites at alert severity (the process totals excluded), 0
 	// when none is.
@@ -52,6 +56,7 @@ func (g *Guard) Metrics() Metrics {
 	g.mu.Unlock()
 	m.Tracked, m.Evicted, m.Samples, m.StorageBytes = st.Tracked, st.Evicted, st.Samples, st.StorageBytes
 	m.Cycles = g.cycles.Load()
+	m.MeasuredHeapBytes = g.selfBytes.Load()
 	m.SampleErrors = g.sampleErrors.Load()
 	m.DroppedAlerts = g.dropped.Load()
 	m.LastAnalysis = time.Duration(g.lastCycle.Load())

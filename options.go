@@ -134,9 +134,12 @@ func WithConfidence(warning, alert float64) Option {
 }
 
 // WithMaxStacks bounds the number of allocation stacks tracked per resource
-// (default 10000). When more stacks appear, the least recently changed are
-// forgotten; memory use is proportional to this bound whatever the host
-// does.
+// (default 10000). Once the bound is reached, a stack not yet tracked is
+// admitted only when its live count rose above what it had when seen
+// before — a leak grows, so it is admitted — and the least recently changed
+// tracked stack is forgotten to make room; a process with many more live
+// stacks than the bound does not replace its tracked stacks every cycle.
+// Memory use is proportional to this bound whatever the host does.
 func WithMaxStacks(n int) Option {
 	return func(c *config) error {
 		if n < 1 {

@@ -72,6 +72,10 @@ type Cost struct {
 	MeanAnalysis time.Duration `json:"mean_analysis_ns"`
 	// StorageBytes approximates the memory the stacks' histories hold.
 	StorageBytes int `json:"storage_bytes"`
+	// MeasuredHeapBytes is the heap in use at leakguard's own allocation
+	// sites as the newest runtime heap profile measured it: histories,
+	// sampler buffers and caches together. 0 without the heap sampler.
+	MeasuredHeapBytes int64 `json:"measured_heap_bytes"`
 	// SampleErrors counts failed samples; NoNewData samples skipped
 	// because the source had nothing new.
 	SampleErrors uint64 `json:"sample_errors"`
@@ -175,6 +179,7 @@ func (g *Guard) Report() Report {
 		r.Cost.MeanAnalysis = time.Duration(g.analysisNanos.Load() / uint64(r.Samples))
 	}
 	r.Cost.SampleErrors = g.sampleErrors.Load()
+	r.Cost.MeasuredHeapBytes = g.selfBytes.Load()
 	r.Cost.NoNewData = g.noNewData.Load()
 	r.Cost.DroppedAlerts = g.dropped.Load()
 	r.Cost.CallbackPanics = g.panics.Load()

@@ -240,8 +240,14 @@ func TestCollectorForgetsEvictedStacks(t *testing.T) {
 
 	// The leak is fixed (its stack leaves the profile) and new stacks
 	// crowd it out of the three the Guard may track.
-	<-src.run(5, func(i int) []sampler.Record {
-		return []sampler.Record{{Stack: uint64(1000 + i), Frames: []sampler.Frame{{Function: "pkg.other"}}, InUseBytes: 1 << 20}}
+	// (A full Guard admits a new stack once it grows: these do.)
+	<-src.run(6, func(i int) []sampler.Record {
+		var rs []sampler.Record
+		for k := range 4 {
+			rs = append(rs, sampler.Record{Stack: uint64(1000 + k), Frames: []sampler.Frame{{Function: "pkg.other"}},
+				InUseBytes: int64(i+1) << 20, InUseObjects: int64(i + 1), AllocBytes: int64(i+1) << 20, AllocObjects: int64(i + 1)})
+		}
+		return rs
 	})
 	require.NotZero(t, g.Metrics().Evicted)
 	for _, name := range []string{

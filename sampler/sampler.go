@@ -60,7 +60,8 @@ type Record struct {
 	// have equal fingerprints for the Sampler's lifetime.
 	Stack uint64
 	// Frames is the symbolised stack, leaf first. Backends cache symbolisation
-	// per fingerprint, so the slice is shared and must not be modified.
+	// per fingerprint, so the slice is shared and must not be modified. It is
+	// nil when the backend deferred symbolisation to Sample.Resolve.
 	Frames []Frame
 	// InUseBytes and InUseObjects are what is live now (bytes and objects for
 	// memory; for goroutines, InUseObjects is the goroutine count and
@@ -111,6 +112,20 @@ type Sample struct {
 	// Source names where the Sample came from (a file, a URL, a PID), for
 	// error messages and reports.
 	Source string
+	// Resolve, when not nil, symbolises a Record the backend left without
+	// Frames: symbolising every stack of a large profile costs more than
+	// analysing it, and a consumer that keeps only some stacks need not pay
+	// for the others. It is valid until the Sampler's next Sample.
+	Resolve func(stack uint64) []Frame
+}
+
+// FramesOf returns r's Frames, symbolising them through Resolve when the
+// backend deferred it.
+func (s *Sample) FramesOf(r *Record) []Frame {
+	if r.Frames != nil || s.Resolve == nil {
+		return r.Frames
+	}
+	return s.Resolve(r.Stack)
 }
 
 // Sampler is a source of Samples.

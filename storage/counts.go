@@ -2,6 +2,7 @@ package storage
 
 import (
 	"fmt"
+	"math/bits"
 	"unsafe"
 )
 
@@ -22,104 +23,236 @@ type Count struct {
 // Counts is a bounded multi-resolution history of one stack's Counts. Level
 // k holds the newest capacity blocks of 2^k consecutive samples, aligned to
 // the sample index the caller passes (so that the blocks of every stack of a
-// family line up with one shared Clock). Buffers grow lazily up to capacity,
-// so a young or short-lived stack costs little.
+// family line up with one shared Clock).
+//
+// A coarse block is the merge of two finer ones (the later one's Live and
+// Born, the higher Peak), so a level stores only its blocks older than
+// what the level below still holds; the newer ones are rebuilt from below
+// when read. A full level therefore stores about half its blocks, and a
+// young stack's coarse levels store nothing. The backing array, one per
+// stack, grows as the stack's history reaches coarser levels.
 //
 // A Counts is not safe for concurrent use.
 type Counts struct {
-	capacity int
-	levels   []countLevel
+	first    uint64  // index of the first sample pushed
+	next     uint64  // index the next sample must have
+	buf      []Count // level 0's ring, then each coarser level's stored blocks
+	capacity int32
+	levels   uint8
+	started  bool
+	// Reciprocals of capacity and stored(): ring slots are taken at every
+	// push, and a 64-bit division costs more than the rest of a push.
+	inv0, invK uint64
 }
 
-type countLevel struct {
-	buf  []Count // ring once full
-	head int     // index of the oldest block once full
-	peak uint32  // running peak of the block in progress
-	open bool    // a block is in progress
+// fastMod returns a mod d given inv = ^uint64(0)/d + 1 (Lemire's method,
+// exact for a and d below 2^32).
+func fastMod(a, d, inv uint64) uint64 {
+	if a >= 1<<32 {
+		return a % d
+	}
+	hi, _ := bits.Mul64(inv*a, d)
+	return hi
 }
+
+// slot0 is the slot in level 0's ring of the sample pushed n samples after
+// the first.
+func (c *Counts) slot0(n uint64) uint64 { return fastMod(n, uint64(c.capacity), c.inv0) }
+
+// slotK is the slot in a coarse level's region of its n-th block.
+func (c *Counts) slotK(n uint64) uint64 { return fastMod(n, c.stored(), c.invK) }
 
 // NewCounts returns an empty Counts keeping capacity blocks at each of
 // levels resolutions.
 func NewCounts(capacity, levels int) (*Counts, error) {
+	if err := checkShape(capacity, levels); err != nil {
+		return nil, err
+	}
+	// Small enough to inline, so that a caller keeping the Counts by value
+	// does not allocate it.
+	stored := uint64(capacity)/2 + 2
+	return &Counts{capacity: int32(capacity), levels: uint8(levels), inv0: ^uint64(0)/uint64(capacity) + 1, invK: ^uint64(0)/stored + 1}, nil
+}
+
+func checkShape(capacity, levels int) error {
 	if capacity < 4 {
-		return nil, fmt.Errorf("storage: NewCounts: capacity %d must be at least 4", capacity)
+		return fmt.Errorf("storage: NewCounts: capacity %d must be at least 4", capacity)
+	}
+	if capacity > 1<<20 {
+		return fmt.Errorf("storage: NewCounts: capacity %d must be at most %d", capacity, 1<<20)
 	}
 	if levels < 1 || levels > 24 {
-		return nil, fmt.Errorf("storage: NewCounts: levels %d must be in [1, 24]", levels)
+		return fmt.Errorf("storage: NewCounts: levels %d must be in [1, 24]", levels)
 	}
-	return &Counts{capacity: capacity, levels: make([]countLevel, levels)}, nil
+	return nil
 }
 
 // Levels reports the number of resolution levels.
-func (c *Counts) Levels() int { return len(c.levels) }
+func (c *Counts) Levels() int { return int(c.levels) }
+
+// stored is how many blocks a coarse level must keep: those of its newest
+// capacity that the level below no longer holds. Half the capacity and a
+// block of misalignment at each end bound it.
+func (c *Counts) stored() uint64 { return uint64(c.capacity)/2 + 2 }
+
+// complete is the number of level k blocks completed before sample next.
+func (c *Counts) complete(next uint64, k int) uint64 { return next>>k - c.first>>k }
+
+// rebuilt returns the first level k block (k ≥ 1) that can be rebuilt from
+// level k−1 as of sample next: every finer block it merges is still held.
+func (c *Counts) rebuilt(next uint64, k int) uint64 {
+	capacity := uint64(c.capacity)
+	if c.complete(next, k-1) <= capacity {
+		return c.first >> k
+	}
+	oldest := next>>(k-1) - capacity
+	return (oldest + 1) / 2
+}
 
 // Push records the sample with 0-based index i: live sampled objects and
 // cumulative sampled births. Level k completes a block when i+1 is a
 // multiple of 2^k; a block the Counts joined part-way holds only the samples
-// it saw.
+// it saw. Indices follow one another; an index already pushed is ignored,
+// and samples skipped repeat the previous one.
 func (c *Counts) Push(i uint64, live, born uint32) {
-	for k := range c.levels {
-		l := &c.levels[k]
-		if !l.open || live > l.peak {
-			l.peak = live
-		}
-		l.open = true
-		if (i+1)%(uint64(1)<<k) != 0 {
-			continue
-		}
-		l.add(Count{Live: live, Born: born, Peak: l.peak}, c.capacity)
-		l.open = false
+	if !c.started {
+		c.started, c.first, c.next = true, i, i
+		c.buf = make([]Count, c.capacity)
 	}
-}
-
-func (l *countLevel) add(b Count, capacity int) {
-	if len(l.buf) < capacity {
-		if len(l.buf) == cap(l.buf) {
-			// Grow by doubling, never past capacity: append's own growth
-			// would overshoot the bound.
-			grown := make([]Count, len(l.buf), min(capacity, max(2, 2*cap(l.buf))))
-			copy(grown, l.buf)
-			l.buf = grown
-		}
-		l.buf = append(l.buf, b)
+	if i < c.next {
 		return
 	}
-	l.buf[l.head] = b
-	l.head = (l.head + 1) % capacity
+	for c.next < i {
+		prev := c.buf[c.slot0(c.next-1-c.first)]
+		c.push(prev.Live, prev.Born)
+	}
+	c.push(live, born)
+}
+
+// The backing array holds level 0's ring, then one region of stored()
+// blocks for each coarser level that has stored any: a level stores blocks
+// only after the level below has, so the regions that exist are a prefix.
+func (c *Counts) region(k int) uint64 {
+	return uint64(c.capacity) + uint64(k-1)*c.stored()
+}
+
+func (c *Counts) push(live, born uint32) {
+	next := c.next + 1
+	// Level k stores a block only when level k−1 completes one, which
+	// happens at one push in 2^(k−1): most pushes touch levels 0 and 1.
+	top := min(int(c.levels)-1, bits.TrailingZeros64(next)+1)
+	stored := c.stored()
+	// Coarsest first: a level's new stored blocks are rebuilt from the level
+	// below as it was before this sample changed it.
+	for k := top; k >= 1; k-- {
+		from, to := c.rebuilt(c.next, k), c.rebuilt(next, k)
+		if from == to {
+			continue
+		}
+		if end := c.region(k) + stored; uint64(len(c.buf)) < end {
+			grown := make([]Count, end)
+			copy(grown, c.buf)
+			c.buf = grown
+		}
+		for j := from; j < to; j++ {
+			b := c.block(k, j)
+			c.buf[c.region(k)+c.slotK(j-c.first>>k)] = b
+		}
+	}
+	c.buf[c.slot0(c.next-c.first)] = Count{Live: live, Born: born, Peak: live}
+	c.next = next
+}
+
+// block returns block j of level k as of the samples pushed so far.
+func (c *Counts) block(k int, j uint64) Count {
+	if k == 0 {
+		return c.buf[c.slot0(j-c.first)]
+	}
+	if j < c.rebuilt(c.next, k) {
+		return c.buf[c.region(k)+c.slotK(j-c.first>>k)]
+	}
+	b := c.block(k-1, 2*j+1)
+	if 2*j >= c.first>>(k-1) {
+		b.Peak = max(b.Peak, c.block(k-1, 2*j).Peak)
+	}
+	return b
 }
 
 // Len reports the blocks currently held at level.
 func (c *Counts) Len(level int) int {
-	if level < 0 || level >= len(c.levels) {
+	if level < 0 || level >= int(c.levels) || !c.started {
 		return 0
 	}
-	return len(c.levels[level].buf)
+	return int(min(c.complete(c.next, level), uint64(c.capacity)))
 }
 
 // Last appends the newest min(n, Len(level)) blocks of level to dst, oldest
 // first, and returns the extended slice. It does not allocate when dst has
-// room.
+// room for the blocks of every level up to level.
 func (c *Counts) Last(level, n int, dst []Count) []Count {
-	if level < 0 || level >= len(c.levels) || n <= 0 {
+	if level < 0 || level >= int(c.levels) || n <= 0 {
 		return dst
 	}
-	l := &c.levels[level]
-	size := len(l.buf)
-	n = min(n, size)
-	for i := size - n; i < size; i++ {
-		dst = append(dst, l.buf[(l.head+i)%size])
-	}
-	return dst
+	base := len(dst)
+	var buf [25]int
+	all, start := c.Windows(level, dst, buf[:0])
+	held := c.Len(level)
+	n = min(n, held)
+	from := start[level] + held - n
+	copy(all[base:], all[from:from+n])
+	return all[:base+n]
 }
 
-// SizeBytes approximates the memory the Counts holds: the struct, its level
-// headers and its buffers' capacity.
-func (c *Counts) SizeBytes() int {
-	n := int(unsafe.Sizeof(*c)) + cap(c.levels)*int(unsafe.Sizeof(countLevel{}))
-	for k := range c.levels {
-		n += cap(c.levels[k].buf) * int(unsafe.Sizeof(Count{}))
+// Windows appends the held blocks of levels 0 through upTo to dst, each
+// level oldest first, and returns the extended slice with, appended to
+// start, the offset in it of each level's Len(k) blocks. Rebuilding a coarse
+// level needs the levels below it, so reading several levels at once costs
+// no more than reading the coarsest.
+func (c *Counts) Windows(upTo int, dst []Count, start []int) ([]Count, []int) {
+	upTo = min(upTo, int(c.levels)-1)
+	if !c.started || upTo < 0 {
+		for range upTo + 1 {
+			start = append(start, len(dst))
+		}
+		return dst, start
 	}
-	return n
+	capacity := uint64(c.capacity)
+	var prevStart int
+	var prevOldest uint64
+	for k := 0; k <= upTo; k++ {
+		st := len(dst)
+		start = append(start, st)
+		end := c.next >> k // one past the newest complete block
+		held := min(c.complete(c.next, k), capacity)
+		oldest := end - held
+		if k == 0 {
+			for j := oldest; j < end; j++ {
+				dst = append(dst, c.buf[c.slot0(j-c.first)])
+			}
+		} else {
+			r := c.rebuilt(c.next, k)
+			lo := c.first >> k
+			for j := oldest; j < min(r, end); j++ {
+				dst = append(dst, c.buf[c.region(k)+c.slotK(j-lo)])
+			}
+			finerLo := c.first >> (k - 1)
+			for j := max(oldest, r); j < end; j++ {
+				b := dst[prevStart+int(2*j+1-prevOldest)]
+				if 2*j >= finerLo {
+					b.Peak = max(b.Peak, dst[prevStart+int(2*j-prevOldest)].Peak)
+				}
+				dst = append(dst, b)
+			}
+		}
+		prevStart, prevOldest = st, oldest
+	}
+	return dst, start
+}
+
+// SizeBytes approximates the memory the Counts holds: the struct and its
+// buffer's capacity.
+func (c *Counts) SizeBytes() int {
+	return int(unsafe.Sizeof(*c)) + cap(c.buf)*int(unsafe.Sizeof(Count{}))
 }
 
 // Clock is the time column shared by every Counts of a family: the time at

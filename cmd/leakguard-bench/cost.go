@@ -52,8 +52,8 @@ func cost(w io.Writer, short bool) error {
 		distinct = 100_000
 	}
 	fmt.Fprintf(w, "## Analysis cost per cycle (%d warm-up cycles, then the mean of %d)\n\n", warm, timed)
-	fmt.Fprintln(w, "| Live stacks | Time per cycle | Time per stack | Storage | Storage per stack |")
-	fmt.Fprintln(w, "|---|---|---|---|---|")
+	fmt.Fprintln(w, "| Live stacks | Time per cycle | CPU per cycle | Time per stack | Storage | Storage per stack |")
+	fmt.Fprintln(w, "|---|---|---|---|---|---|")
 	for _, n := range sizes {
 		det, err := leakguard.NewDetector(leakguard.WithMaxStacks(n + 1))
 		if err != nil {
@@ -65,16 +65,17 @@ func cost(w io.Writer, short bool) error {
 			syntheticSample(&s, rng, 1, n, i)
 			det.Observe(&s)
 		}
-		var spent time.Duration
+		var spent, cpu time.Duration
 		for i := warm; i < warm+timed; i++ {
 			syntheticSample(&s, rng, 1, n, i)
-			start := time.Now()
+			start, startCPU := time.Now(), cpuTime()
 			det.Observe(&s)
 			spent += time.Since(start)
+			cpu += cpuTime() - startCPU
 		}
 		per := spent / time.Duration(timed)
 		st := det.Stats()
-		fmt.Fprintf(w, "| %d | %v | %v | %.1f MB | %d B |\n", n, per.Round(time.Microsecond),
+		fmt.Fprintf(w, "| %d | %v | %v | %v | %.1f MB | %d B |\n", n, per.Round(time.Microsecond), (cpu / time.Duration(timed)).Round(time.Microsecond),
 			(per / time.Duration(n)).Round(10*time.Nanosecond), float64(st.StorageBytes)/1e6, st.StorageBytes/n)
 	}
 	fmt.Fprintln(w)

@@ -133,15 +133,16 @@ func overhead(w io.Writer, short bool) error {
 	return nil
 }
 
-// cycleCost times what a Guard does per cycle — heap.Sampler.Sample and
-// Detector.Observe — in this process while it serves requests, counting
+// cycleCost times what a Guard does per cycle — heap.Sampler.Sample,
+// Detector.Observe and Release, with frames resolved only for the stacks
+// kept — in this process while it serves requests, counting
 // only cycles that had a new GC to read, as a Guard does.
 func cycleCost(short bool) (mean time.Duration, stacks, cycles int, err error) {
 	want := 200
 	if short {
 		want = 20
 	}
-	hs, err := heap.New()
+	hs, err := heap.New(heap.WithLazyFrames(true))
 	if err != nil {
 		return 0, 0, 0, err
 	}
@@ -163,6 +164,7 @@ func cycleCost(short bool) (mean time.Duration, stacks, cycles int, err error) {
 			return 0, 0, 0, err
 		}
 		det.Observe(s)
+		hs.Release()
 		spent += time.Since(start)
 		stacks = len(s.Records)
 		cycles++

@@ -11,7 +11,9 @@
 // never forces a GC unless asked (WithForceGC).
 //
 // Counts are scaled to unbiased estimates the way `go tool pprof` does, and
-// a stack is symbolised once and cached by fingerprint in a bounded LRU.
+// a stack is symbolised once and cached by fingerprint in a bounded LRU —
+// or, with WithLazyFrames, only when the consumer resolves it, so that a
+// profile of tens of thousands of stacks costs symbols only for those kept.
 // When someone changes runtime.MemProfileRate, the Sample's Epoch changes so
 // consumers restart their series instead of reading the jump as growth.
 //

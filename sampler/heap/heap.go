@@ -32,6 +32,20 @@ type config struct {
 	maxGCAge    time.Duration
 	symbolCache int
 	includeSelf bool
+	lazyFrames  bool
+}
+
+// WithLazyFrames leaves Records' Frames nil and symbolises a stack only
+// when the consumer asks for it through Sample.Resolve (the Guard does so
+// for the stacks it keeps). A profile with tens of thousands of stacks is
+// then read without symbolising each of them every cycle. Telling
+// leakguard's own allocation sites apart still needs symbols; they are
+// cached per program counter, a cache the program's size bounds.
+func WithLazyFrames(lazy bool) Option {
+	return func(c *config) error {
+		c.lazyFrames = lazy
+		return nil
+	}
 }
 
 // WithForceGC makes every Sample run a garbage collection first, so that
@@ -92,14 +106,22 @@ type Sampler struct {
 	seed    maphash.Seed
 	symbols *simplelru.LRU[uint64, symbolised]
 	records []runtime.MemProfileRecord
-	index   map[uint64]int // stack → position in the Sample being built
-	gc      []metrics.Sample
-	gcStats debug.GCStats
-	lastGC  uint64
-	sampled bool
-	rate    int
-	epoch   uint64
-	closed  bool
+	index   positions // stack → position in the Sample being built
+	last    int       // records in the previous profile
+	at      []int32   // position in the Sample → its first profile record
+	classes map[uintptr]pcClass
+	gen     uint64       // Samples taken: Resolve answers only for the newest
+	seen    []seenRecord // per profile record, what the previous Sample worked out
+	// selfBytes is what the newest profile holds at leakguard's own
+	// allocation sites.
+	selfBytes int64
+	gc        []metrics.Sample
+	gcStats   debug.GCStats
+	lastGC    uint64
+	sampled   bool
+	rate      int
+	epoch     uint64
+	closed    bool
 }
 
 // New returns a heap Sampler.
@@ -122,7 +144,7 @@ func New(opts ...Option) (*Sampler, error) {
 		seed:    maphash.MakeSeed(),
 		symbols: symbols,
 		gc:      []metrics.Sample{{Name: gcCyclesMetric}},
-		index:   make(map[uint64]int),
+		classes: make(map[uintptr]pcClass),
 		epoch:   1,
 	}, nil
 }
@@ -134,7 +156,7 @@ func (s *Sampler) Resource() sampler.Resource { return sampler.Heap }
 func (s *Sampler) Close() error {
 	s.closed = true
 	s.symbols.Purge()
-	s.records, s.index = nil, nil
+	s.records, s.index, s.at, s.classes, s.seen = nil, positions{}, nil, nil, nil
 	return nil
 }
 
@@ -177,14 +199,64 @@ func (s *Sampler) Sample(ctx context.Context) (*sampler.Sample, error) {
 		Epoch:    s.epoch,
 		Source:   "runtime",
 	}
-	clear(s.index)
+	s.index.reset(n)
+	s.at = s.at[:0]
+	var selfBytes int64
+	s.gen++
+	if s.cfg.lazyFrames {
+		gen := s.gen
+		out.Resolve = func(stack uint64) []sampler.Frame {
+			if gen != s.gen || s.closed {
+				return nil
+			}
+			j, ok := s.index.find(stack)
+			if !ok {
+				return nil
+			}
+			// Not cached: the consumer keeps what it resolves, and caching
+			// every resolved stack would hold their frames twice.
+			return symbolise(s.records[s.at[j]].Stack())
+		}
+	}
+	// The runtime lists its buckets newest first and never removes one, so
+	// the previous profile's records reappear, in order, after the new
+	// ones: their fingerprints and classes carry over, checked against the
+	// stack's depth and leaf.
+	added := n - len(s.seen)
+	if added < 0 {
+		s.seen, added = s.seen[:0], n
+	}
+	s.seen = slices.Grow(s.seen, added)[:n]
+	copy(s.seen[added:], s.seen[:n-added])
 	for i := range s.records[:n] {
 		r := &s.records[i]
 		stk := r.Stack()
-		key := s.fingerprint(stk)
-		sym := s.symbolised(key, stk)
-		if sym.self && !s.cfg.includeSelf {
-			continue
+		var key uint64
+		var self, known bool
+		if sn := &s.seen[i]; i >= added && len(stk) > 0 && int(sn.depth) == len(stk) && sn.leaf == stk[0] {
+			key, self, known = sn.key, sn.self, s.cfg.lazyFrames
+		} else {
+			key = s.fingerprint(stk)
+		}
+		var sym symbolised
+		switch {
+		case known:
+		case s.cfg.lazyFrames:
+			self = s.selfStack(stk)
+		default:
+			sym = s.symbolised(key, stk)
+			self = sym.self
+		}
+		s.seen[i] = seenRecord{key: key, self: self, depth: int32(len(stk))}
+		if len(stk) > 0 {
+			s.seen[i].leaf = stk[0]
+		}
+		if self {
+			_, b := scale(r.InUseObjects(), r.InUseBytes(), int64(rate))
+			selfBytes += b
+			if !s.cfg.includeSelf {
+				continue
+			}
 		}
 		rawIn, rawAlloc := r.InUseObjects(), r.AllocObjects
 		inObj, inBytes := scale(r.InUseObjects(), r.InUseBytes(), int64(rate))
@@ -192,7 +264,7 @@ func (s *Sampler) Sample(ctx context.Context) (*sampler.Sample, error) {
 		// The runtime keeps one record per stack and allocation size, so a
 		// stack that allocates several sizes has several; a Sample has one
 		// per stack. Scaling is per size, as the estimate's variance is.
-		if j, ok := s.index[key]; ok {
+		if j, ok := s.index.find(key); ok {
 			agg := &out.Records[j]
 			agg.InUseBytes += inBytes
 			agg.InUseObjects += inObj
@@ -202,7 +274,8 @@ func (s *Sampler) Sample(ctx context.Context) (*sampler.Sample, error) {
 			agg.AllocSampled += rawAlloc
 			continue
 		}
-		s.index[key] = len(out.Records)
+		s.index.insert(key, len(out.Records))
+		s.at = append(s.at, int32(i))
 		out.Records = append(out.Records, sampler.Record{
 			Stack:        key,
 			Frames:       sym.frames,
@@ -215,7 +288,30 @@ func (s *Sampler) Sample(ctx context.Context) (*sampler.Sample, error) {
 		})
 	}
 	s.sampled, s.lastGC, s.rate = true, cycle, rate
+	s.selfBytes = selfBytes
+	if !s.cfg.lazyFrames {
+		// Nothing refers to the buffer once the Sample is built.
+		s.Release()
+	}
 	return out, nil
+}
+
+// SelfBytes reports the heap bytes in use at leakguard's own allocation
+// sites (histories, caches, this Sampler's buffers: whatever a Guard in
+// this process holds) in the newest Sample's profile, estimated from the
+// runtime's sampling like every other stack. It is measured whether or
+// not WithSelf reports those sites.
+func (s *Sampler) SelfBytes() int64 { return s.selfBytes }
+
+// Release lets go of the profile buffer when it is large (more than
+// keepRecords records) rather than holding it until the next Sample; the
+// newest Sample's Resolve returns nil afterwards. A consumer calls it once
+// it is done with a Sample.
+func (s *Sampler) Release() {
+	if cap(s.records) > keepRecords {
+		s.records = nil
+		s.gen++
+	}
 }
 
 // gcTime is when the most recent garbage collection ended: the heap
@@ -231,15 +327,36 @@ func (s *Sampler) gcTime() time.Time {
 	return s.gcStats.LastGC
 }
 
+// seenRecord is what one profile record's stack came to: its fingerprint
+// and whether leakguard allocated there, with the depth and leaf PC that
+// identify the stack when the record reappears.
+type seenRecord struct {
+	key   uint64
+	leaf  uintptr
+	depth int32
+	self  bool
+}
+
+// keepRecords is the largest profile buffer kept between Samples (4.5 MiB
+// of records): a process with more live stacks than that pays an allocation
+// per cycle rather than holding the buffer.
+const keepRecords = 16384
+
 // read fills s.records with the current profile and returns its length,
 // growing the buffer the way runtime/pprof does when the profile grew
 // between the size query and the read.
 func (s *Sampler) read() int {
+	if len(s.records) < s.last {
+		// The buffer was released: size it from the previous profile so
+		// that one pass over the runtime's buckets usually suffices.
+		s.records = make([]runtime.MemProfileRecord, s.last+s.last/4+50)
+	}
 	n, ok := runtime.MemProfile(s.records, true)
 	for !ok {
 		s.records = make([]runtime.MemProfileRecord, n+n/4+50)
 		n, ok = runtime.MemProfile(s.records, true)
 	}
+	s.last = n
 	return n
 }
 
@@ -271,6 +388,61 @@ func (s *Sampler) symbolised(key uint64, stk []uintptr) symbolised {
 	sym := symbolised{frames: f, self: allocatedBySelf(f)}
 	s.symbols.Add(key, sym)
 	return sym
+}
+
+// pcClass says what symbolising one program counter tells about whose
+// allocation a stack is.
+type pcClass uint8
+
+const (
+	pcLibrary pcClass = iota + 1 // only standard library or dependency frames: look further
+	pcSelf                       // first frame past the libraries is leakguard's
+	pcOther                      // first frame past the libraries is the user's
+)
+
+// maxClasses bounds the per-PC cache. Distinct allocation-site PCs are
+// bounded by the program's code, so it rarely fills; when it does it starts
+// over.
+const maxClasses = 1 << 16
+
+// selfStack reports, like allocatedBySelf on the symbolised stack, whether
+// leakguard allocated at stk, symbolising each PC once.
+func (s *Sampler) selfStack(stk []uintptr) bool {
+	for _, pc := range stk {
+		c, ok := s.classes[pc]
+		if !ok {
+			c = classify(pc)
+			if len(s.classes) >= maxClasses {
+				clear(s.classes)
+			}
+			s.classes[pc] = c
+		}
+		if c != pcLibrary {
+			return c == pcSelf
+		}
+	}
+	return false
+}
+
+// classify symbolises one PC, inlined calls included, the way symbolise
+// does within a stack.
+func classify(pc uintptr) pcClass {
+	it := runtime.CallersFrames([]uintptr{pc})
+	for {
+		fr, more := it.Next()
+		if fr.Function != "" || fr.File != "" {
+			pkg := funcPackage(fr.Function)
+			if !isLibrary(pkg) {
+				if slices.Contains(selfPackages, pkg) && !strings.HasSuffix(fr.File, "_test.go") {
+					return pcSelf
+				}
+				return pcOther
+			}
+		}
+		if !more {
+			return pcLibrary
+		}
+	}
 }
 
 // selfPackages are the packages whose code runs inside a Guard.
@@ -371,4 +543,56 @@ func scale(count, size, rate int64) (int64, int64) {
 	avg := float64(size) / float64(count)
 	f := 1 / (1 - math.Exp(-avg/float64(rate)))
 	return int64(float64(count) * f), int64(float64(size) * f)
+}
+
+// positions maps fingerprints to positions: open addressing on the
+// fingerprint, already a hash, in one array reused from Sample to Sample.
+// Merging the per-size records of a profile with tens of thousands of
+// stacks costs a map operation each otherwise.
+type positions struct {
+	slots []slot
+}
+
+type slot struct {
+	key uint64
+	pos int32 // position + 1; 0 marks an empty slot
+}
+
+// reset empties the table, sized for n keys at most half full.
+func (p *positions) reset(n int) {
+	size := 64
+	for size < 2*n {
+		size *= 2
+	}
+	if len(p.slots) < size || len(p.slots) > 4*size {
+		p.slots = make([]slot, size)
+		return
+	}
+	clear(p.slots)
+}
+
+func (p *positions) find(key uint64) (int, bool) {
+	if len(p.slots) == 0 {
+		return 0, false
+	}
+	mask := uint64(len(p.slots) - 1)
+	for i := key & mask; ; i = (i + 1) & mask {
+		sl := &p.slots[i]
+		if sl.pos == 0 {
+			return 0, false
+		}
+		if sl.key == key {
+			return int(sl.pos - 1), true
+		}
+	}
+}
+
+// insert adds a key not present; reset sized the table for every key.
+func (p *positions) insert(key uint64, pos int) {
+	mask := uint64(len(p.slots) - 1)
+	i := key & mask
+	for p.slots[i].pos != 0 {
+		i = (i + 1) & mask
+	}
+	p.slots[i] = slot{key: key, pos: int32(pos + 1)}
 }

@@ -279,7 +279,8 @@ func TestLeakguardsOwnAllocationsAreLeftOut(t *testing.T) {
 	defer func() { retainedHistories = nil }()
 	fromStorage := func(s *sampler.Sample) bool {
 		for _, r := range s.Records {
-			if len(r.Frames) > 0 && strings.HasPrefix(r.Frames[0].Function, "github.com/leakguard/leakguard/storage.") && r.InUseBytes > 0 {
+			frames := s.FramesOf(&r)
+			if len(frames) > 0 && strings.HasPrefix(frames[0].Function, "github.com/leakguard/leakguard/storage.") && r.InUseBytes > 0 {
 				return true
 			}
 		}
@@ -292,6 +293,8 @@ func TestLeakguardsOwnAllocationsAreLeftOut(t *testing.T) {
 	}{
 		{"default", nil, false},
 		{"WithSelf", []Option{WithSelf(true)}, true},
+		{"lazy frames", []Option{WithLazyFrames(true)}, false},
+		{"lazy frames WithSelf", []Option{WithLazyFrames(true), WithSelf(true)}, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s, err := New(append(tc.opts, WithForceGC(true))...)
@@ -300,6 +303,7 @@ func TestLeakguardsOwnAllocationsAreLeftOut(t *testing.T) {
 			got, err := s.Sample(context.Background())
 			require.NoError(t, err)
 			require.Equal(t, tc.want, fromStorage(got))
+			require.Positive(t, s.SelfBytes(), "measured whether or not reported")
 		})
 	}
 }
@@ -359,4 +363,89 @@ func TestOneRecordPerStackAcrossSizes(t *testing.T) {
 		}
 	}
 	require.True(t, merged, "the three sizes are one record")
+}
+
+// TestSelfByProgramCounter checks the per-PC classification lazy frames use
+// against allocatedBySelf on the symbolised stack, for every stack of this
+// process's profile.
+func TestSelfByProgramCounter(t *testing.T) {
+	withRate(t, 1)
+	retainSizes(1000, 5000)
+	defer func() { retained = nil }()
+	runtime.GC()
+	s, err := New()
+	require.NoError(t, err)
+	defer s.Close()
+	n := s.read()
+	require.Positive(t, n)
+	for _, r := range s.records[:n] {
+		stk := r.Stack()
+		require.Equal(t, allocatedBySelf(symbolise(stk)), s.selfStack(stk), "%v", symbolise(stk))
+	}
+}
+
+func TestLazyFramesResolveUntilTheNextSample(t *testing.T) {
+	withRate(t, 1)
+	retainSizes(1000)
+	defer func() { retained = nil }()
+	s, err := New(WithLazyFrames(true), WithForceGC(true))
+	require.NoError(t, err)
+	defer s.Close()
+	first, err := s.Sample(context.Background())
+	require.NoError(t, err)
+	require.NotEmpty(t, first.Records)
+	var found bool
+	for _, r := range first.Records {
+		require.Nil(t, r.Frames)
+		frames := first.FramesOf(&r)
+		require.NotEmpty(t, frames)
+		found = found || strings.HasSuffix(frames[0].Function, "leakyAllocator")
+	}
+	require.True(t, found)
+	s.Release() // a small buffer is kept: Resolve still answers
+	require.NotNil(t, first.Resolve(first.Records[0].Stack))
+	_, err = s.Sample(context.Background())
+	require.NoError(t, err)
+	require.Nil(t, first.Resolve(first.Records[0].Stack), "a Sample resolves only until the next")
+}
+
+func TestPositions(t *testing.T) {
+	var p positions
+	for _, n := range []int{0, 5, 1000, 3} {
+		p.reset(n)
+		for i := range n {
+			p.insert(uint64(i)*0x9e3779b97f4a7c15, i)
+		}
+		for i := range n {
+			got, ok := p.find(uint64(i) * 0x9e3779b97f4a7c15)
+			require.True(t, ok)
+			require.Equal(t, i, got)
+		}
+		_, ok := p.find(12345)
+		require.False(t, ok)
+	}
+}
+
+// TestRecordsCarryOverBetweenSamples checks that what a Sample carries over
+// from the previous one for each profile record (fingerprint, own or not)
+// is what working it out afresh gives, after new stacks appeared between
+// the two.
+func TestRecordsCarryOverBetweenSamples(t *testing.T) {
+	withRate(t, 1)
+	defer func() { retained = nil }()
+	s, err := New(WithLazyFrames(true), WithForceGC(true))
+	require.NoError(t, err)
+	defer s.Close()
+	for round := range 3 {
+		retainSizes(100*(round+1), 7000*(round+1)) // new buckets each round
+		_, err := s.Sample(context.Background())
+		require.NoError(t, err)
+		n := s.last
+		require.Len(t, s.seen, n)
+		for i, r := range s.records[:n] {
+			stk := r.Stack()
+			require.Equal(t, s.fingerprint(stk), s.seen[i].key, "record %d", i)
+			require.Equal(t, s.selfStack(stk), s.seen[i].self, "record %d", i)
+		}
+	}
 }

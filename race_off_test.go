@@ -1,0 +1,5 @@
+//go:build !race
+
+package leakguard
+
+const raceEnabled = false

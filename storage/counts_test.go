@@ -1,0 +1,173 @@
+package storage
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// refCounts keeps every level whole, the plain way: each level's ring and
+// the running peak of its block in progress. Counts must read the same.
+type refCounts struct {
+	capacity int
+	levels   []refLevel
+}
+
+type refLevel struct {
+	buf  []Count
+	peak uint32
+	open bool
+}
+
+func (c *refCounts) push(i uint64, live, born uint32) {
+	for k := range c.levels {
+		l := &c.levels[k]
+		if !l.open || live > l.peak {
+			l.peak = live
+		}
+		l.open = true
+		if (i+1)%(uint64(1)<<k) != 0 {
+			continue
+		}
+		l.buf = append(l.buf, Count{Live: live, Born: born, Peak: l.peak})
+		if len(l.buf) > c.capacity {
+			l.buf = l.buf[1:]
+		}
+		l.open = false
+	}
+}
+
+func TestCountsMatchWholeLevels(t *testing.T) {
+	for _, tc := range []struct {
+		capacity, levels int
+		first            uint64
+		pushes           int
+	}{
+		{4, 1, 0, 50},
+		{4, 6, 0, 400},
+		{5, 6, 3, 500},
+		{8, 8, 7, 3000},
+		{16, 10, 0, 9000},
+		{16, 10, 1234, 9000},
+		{17, 7, 5, 4000},
+		{48, 4, 11, 1000},
+	} {
+		t.Run(fmt.Sprintf("cap=%d,levels=%d,first=%d", tc.capacity, tc.levels, tc.first), func(t *testing.T) {
+			rng := rand.New(rand.NewPCG(uint64(tc.capacity), tc.first))
+			c, err := NewCounts(tc.capacity, tc.levels)
+			require.NoError(t, err)
+			ref := &refCounts{capacity: tc.capacity, levels: make([]refLevel, tc.levels)}
+			var live, born, prevLive, prevBorn uint32
+			var dst []Count
+			for n := range tc.pushes {
+				i := tc.first + uint64(n)
+				if rng.IntN(3) == 0 {
+					d := uint32(rng.IntN(5))
+					born += d
+					live = uint32(max(0, int(live)+int(d)-rng.IntN(5)))
+				}
+				// A caller may hold back a sample equal to the previous one
+				// and push when the counts change or are read: the Counts
+				// repeat it over the indices skipped.
+				if n == 0 || live != prevLive || born != prevBorn || rng.IntN(2) == 0 {
+					c.Push(i, live, born)
+				}
+				prevLive, prevBorn = live, born
+				ref.push(i, live, born)
+				if n%7 != 0 && n < tc.pushes-1 {
+					continue
+				}
+				c.Push(i, live, born)
+				var start []int
+				dst, start = c.Windows(tc.levels-1, dst[:0], start)
+				for k := range tc.levels {
+					want := ref.levels[k].buf
+					require.Equal(t, len(want), c.Len(k), "push %d level %d", n, k)
+					require.Equal(t, want, append([]Count(nil), dst[start[k]:start[k]+len(want)]...), "push %d level %d", n, k)
+					if len(want) > 0 {
+						require.Equal(t, want[len(want)-min(2, len(want)):], c.Last(k, 2, nil), "push %d level %d", n, k)
+					}
+				}
+			}
+		})
+	}
+}
+
+func TestCountsStoreLessThanTheyHold(t *testing.T) {
+	c, err := NewCounts(16, 10)
+	require.NoError(t, err)
+	for i := range uint64(16 << 9) {
+		c.Push(i, uint32(i), uint32(i))
+	}
+	held := 0
+	for k := range 10 {
+		held += c.Len(k)
+	}
+	require.Equal(t, 160, held)
+	require.LessOrEqual(t, cap(c.buf), 16+9*10, "a coarse level stores only what the level below no longer holds")
+}
+
+func TestCountsSkippedSamplesRepeat(t *testing.T) {
+	c, err := NewCounts(4, 2)
+	require.NoError(t, err)
+	c.Push(0, 1, 1)
+	c.Push(3, 5, 6)
+	c.Push(2, 9, 9) // already pushed: ignored
+	require.Equal(t, []Count{{1, 1, 1}, {1, 1, 1}, {1, 1, 1}, {5, 6, 5}}, c.Last(0, 4, nil))
+	require.Equal(t, []Count{{1, 1, 1}, {5, 6, 5}}, c.Last(1, 4, nil))
+}
+
+func BenchmarkCountsPush(b *testing.B) {
+	c, err := NewCounts(16, 10)
+	require.NoError(b, err)
+	i := uint64(0)
+	for b.Loop() {
+		c.Push(i, uint32(i%64), uint32(i))
+		i++
+	}
+}
+
+func TestFastMod(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 7))
+	for _, d := range []uint64{4, 5, 10, 16, 17, 48, 1 << 20} {
+		inv := ^uint64(0)/d + 1
+		for range 10000 {
+			a := rng.Uint64() >> rng.IntN(64)
+			require.Equal(t, a%d, fastMod(a, d, inv), "%d mod %d", a, d)
+		}
+	}
+}
+
+func TestStoreTouchBySlot(t *testing.T) {
+	s, err := NewStore[string](3, nil)
+	require.NoError(t, err)
+	for k := range uint64(3) {
+		s.Add(k+1, fmt.Sprint(k+1))
+	}
+	slot, ok := s.Slot(1)
+	require.True(t, ok)
+	for _, tc := range []struct {
+		name    string
+		slot    int32
+		key     uint64
+		touched bool
+	}{
+		{"the key's slot", slot, 1, true},
+		{"another key's slot", slot, 2, false},
+		{"no slot", 0, 1, false},
+		{"past the end", 99, 1, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			require.Equal(t, tc.touched, s.Touch(tc.slot, tc.key))
+		})
+	}
+	s.Add(4, "4") // evicts 2, the least recently used now that 1 was touched
+	_, ok = s.Peek(2)
+	require.False(t, ok)
+	require.False(t, s.Touch(slot, 2), "a freed or reused slot is not touched for a key that left")
+	var keys []uint64
+	s.Range(func(k uint64, _ string) bool { keys = append(keys, k); return true })
+	require.Equal(t, []uint64{3, 1, 4}, keys)
+}
