@@ -96,7 +96,7 @@ func TestGuardHeapAtHighCardinality(t *testing.T) {
 	after := heapAlloc()
 	runtime.KeepAlive(keep)
 
-	m := g.Metrics()
+	m := g.Stats()
 	grown := int64(after) - int64(before)
 	t.Logf("%d live stacks: %d tracked, %d evicted in 12 cycles; Guard heap %.1f MB (runtime), %.1f MB (its heap profile), storage estimate %.1f MB",
 		1<<treeDepth, m.Tracked, m.Evicted, float64(grown)/1e6, float64(m.MeasuredHeapBytes)/1e6, float64(m.StorageBytes)/1e6)

@@ -942,10 +942,11 @@ func sortPatterns(ps []Pattern) {
 	})
 }
 
-// Stats reports the Detector's bookkeeping: stacks tracked and evicted, and
-// the approximate bytes its storage holds.
-func (d *Detector) Stats() DetectorStats {
-	var st DetectorStats
+// Stats reports the Detector's bookkeeping: samples, stacks tracked and
+// evicted, stacks at each severity, and the approximate bytes its storage
+// holds.
+func (d *Detector) Stats() Stats {
+	var st Stats
 	for _, r := range d.order {
 		f := d.families[r]
 		st.Tracked += f.store.Len()
@@ -955,20 +956,21 @@ func (d *Detector) Stats() DetectorStats {
 			return true
 		})
 	}
+	d.each(func(ser *series) {
+		switch {
+		case ser.severity == SeverityAlert:
+			st.Alerts++
+			if ser.key != TotalStack && ser.found != nil {
+				st.TopGrowthBytesPerSecond = max(st.TopGrowthBytesPerSecond, ser.found.evidence.GrowthBytesPerSecond)
+			}
+		case ser.severity == SeverityWarning:
+			st.Warnings++
+		case ser.suspect != nil:
+			st.Suspects++
+		}
+	})
 	st.Samples = d.index
 	return st
-}
-
-// DetectorStats is the Detector's own bookkeeping, for reports.
-type DetectorStats struct {
-	// Samples is the number of Samples observed.
-	Samples int
-	// Tracked is the number of stacks currently tracked, over all resources.
-	Tracked int
-	// Evicted counts stacks forgotten to respect WithMaxStacks.
-	Evicted uint64
-	// StorageBytes approximates the memory the stacks' histories hold.
-	StorageBytes int
 }
 
 // retention is the share of sampled births between two blocks still live

@@ -301,37 +301,3 @@ func (g *Guard) Patterns() []Pattern {
 	defer g.mu.Unlock()
 	return g.det.Patterns()
 }
-
-// Stats reports the Guard's own counters.
-func (g *Guard) Stats() GuardStats {
-	g.mu.Lock()
-	ds := g.det.Stats()
-	g.mu.Unlock()
-	return GuardStats{
-		DetectorStats:  ds,
-		Cycles:         g.cycles.Load(),
-		SampleErrors:   g.sampleErrors.Load(),
-		NoNewData:      g.noNewData.Load(),
-		DroppedAlerts:  g.dropped.Load(),
-		CallbackPanics: g.panics.Load(),
-		LastAnalysis:   time.Duration(g.lastCycle.Load()),
-	}
-}
-
-// GuardStats is the Guard's own bookkeeping.
-type GuardStats struct {
-	DetectorStats
-	// Cycles counts sampling cycles run.
-	Cycles uint64
-	// SampleErrors counts failed samples (and recovered panics).
-	SampleErrors uint64
-	// NoNewData counts samples skipped because the source had nothing new
-	// (no GC completed since the previous cycle).
-	NoNewData uint64
-	// DroppedAlerts counts alerts that found the callback queue full.
-	DroppedAlerts uint64
-	// CallbackPanics counts OnAlert callbacks that panicked.
-	CallbackPanics uint64
-	// LastAnalysis is how long the last sample's analysis took.
-	LastAnalysis time.Duration
-}

@@ -157,8 +157,8 @@ func pageData(rep Report, patterns func() []Pattern) map[string]any {
 		suspects = append(suspects, it)
 	}
 	return map[string]any{"R": rep, "Alerts": alerts, "More": len(rep.Alerts) - len(shown), "Top": top, "Suspects": suspects, "Style": render.Style,
-		"Last": rep.Cost.LastAnalysis.Round(time.Microsecond), "Mean": rep.Cost.MeanAnalysis.Round(time.Microsecond),
-		"Storage": render.Bytes(float64(rep.Cost.StorageBytes))}
+		"Last": rep.Stats.LastAnalysis.Round(time.Microsecond), "Mean": rep.Stats.MeanAnalysis.Round(time.Microsecond),
+		"Storage": render.Bytes(float64(rep.Stats.StorageBytes))}
 }
 
 // newPageItem fills what every stack shows: where it allocates, its
@@ -191,10 +191,10 @@ var reportPage = template.Must(template.New("leakguard").Parse(`<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"/><meta name="viewport" content="width=device-width, initial-scale=1"/><title>leakguard</title>
 <style>{{.Style}}</style></head><body>
 <h1>leakguard</h1>
-<p class="meta">As of {{.R.Time.Format "2006-01-02 15:04:05 MST"}}: {{.R.Samples}} samples analysed in {{.R.Cycles}} cycles, {{.R.Tracked}} stacks tracked ({{.R.Evicted}} evicted).
+<p class="meta">As of {{.R.Time.Format "2006-01-02 15:04:05 MST"}}: {{.R.Stats.Samples}} samples analysed in {{.R.Stats.Cycles}} cycles, {{.R.Stats.Tracked}} stacks tracked ({{.R.Stats.Evicted}} evicted).
 Analysis of the last sample took {{.Last}} (mean {{.Mean}}); histories hold about {{.Storage}}.
-{{if .R.Cost.SampleErrors}}<strong>{{.R.Cost.SampleErrors}} samples failed.</strong>{{end}}
-{{if .R.Cost.DroppedAlerts}}<strong>{{.R.Cost.DroppedAlerts}} alerts dropped (callback queue full).</strong>{{end}}</p>
+{{if .R.Stats.SampleErrors}}<strong>{{.R.Stats.SampleErrors}} samples failed.</strong>{{end}}
+{{if .R.Stats.DroppedAlerts}}<strong>{{.R.Stats.DroppedAlerts}} alerts dropped (callback queue full).</strong>{{end}}</p>
 {{if .Alerts}}
 <h2>{{len .Alerts}} flagged {{if eq (len .Alerts) 1}}stack{{else}}stacks{{end}}</h2>
 <div class="scroll"><table><thead><tr><th>Severity</th><th class="num">In use now</th><th class="num">When flagged</th><th class="num">Growth</th><th>Function</th><th>Location</th><th>Pattern</th><th class="num">Confidence</th></tr></thead><tbody>

@@ -6,65 +6,70 @@ import (
 	"time"
 )
 
-// Metrics are the Guard's headline numbers, cheap enough to read on every
-// metrics scrape: no histories are copied.
-type Metrics struct {
-	// Alerts and Warnings count stacks at alert and at warning severity.
-	Alerts   int `json:"alerts"`
-	Warnings int `json:"warnings"`
+// Stats is leakguard's bookkeeping, the one type for it: what
+// Detector.Stats and Guard.Stats return, what Report carries, what expvar
+// publishes and what the Prometheus collector exports. It is cheap to read
+// on every metrics scrape: no histories are copied. Fields a Detector
+// cannot know (cycles, analysis time, sampler and callback counters) are
+// zero in Detector.Stats.
+type Stats struct {
+	// Samples counts samples analysed; Cycles sampling cycles run.
+	Samples int    `json:"samples"`
+	Cycles  uint64 `json:"cycles"`
 	// Tracked is the number of stacks under analysis; Evicted how many were
 	// forgotten to respect WithMaxStacks.
 	Tracked int    `json:"tracked_stacks"`
 	Evicted uint64 `json:"evicted_stacks"`
-	// Samples counts samples analysed; Cycles sampling cycles run.
-	Samples int    `json:"samples"`
-	Cycles  uint64 `json:"cycles"`
-	// SampleErrors counts failed samples; DroppedAlerts alerts that found
-	// the callback queue full.
-	SampleErrors  uint64 `json:"sample_errors"`
-	DroppedAlerts uint64 `json:"dropped_alerts"`
-	// LastAnalysis is how long the last sample's analysis took.
+	// Alerts, Warnings and Suspects count stacks at each severity now.
+	Alerts   int `json:"alerts"`
+	Warnings int `json:"warnings"`
+	Suspects int `json:"suspects"`
+	// TopGrowthBytesPerSecond is the largest estimated growth rate among
+	// allocation sites at alert severity (the process totals excluded), 0
+	// when none is.
+	TopGrowthBytesPerSecond float64 `json:"top_growth_bytes_per_second"`
+	// LastAnalysis and MeanAnalysis are the time one sample's analysis took
+	// (the last one, and the mean over all), measured on the analysis
+	// goroutine; sampling itself is not included.
 	LastAnalysis time.Duration `json:"last_analysis_ns"`
+	MeanAnalysis time.Duration `json:"mean_analysis_ns"`
 	// StorageBytes approximates the memory the stacks' histories hold.
 	StorageBytes int `json:"storage_bytes"`
 	// MeasuredHeapBytes is the heap in use at leakguard's own allocation
 	// sites as the newest runtime heap profile measured it: histories,
 	// sampler buffers and caches together. 0 without the heap sampler.
 	MeasuredHeapBytes int64 `json:"measured_heap_bytes"`
-	// TopGrowthBytesPerSecond is the largest estimated growth rate among
-	// allocation sites at alert severity (the process totals excluded), 0
-	// when none is.
-	TopGrowthBytesPerSecond float64 `json:"top_growth_bytes_per_second"`
+	// SampleErrors counts failed samples (and recovered panics); NoNewData
+	// samples skipped because the source had nothing new (no GC completed
+	// since the previous cycle).
+	SampleErrors uint64 `json:"sample_errors"`
+	NoNewData    uint64 `json:"no_new_data"`
+	// DroppedAlerts counts alerts that found the callback queue full, and
+	// CallbackPanics callbacks that panicked.
+	DroppedAlerts  uint64 `json:"dropped_alerts"`
+	CallbackPanics uint64 `json:"callback_panics"`
 }
 
-// Metrics returns the Guard's headline numbers.
-func (g *Guard) Metrics() Metrics {
+// Stats returns the Guard's bookkeeping.
+func (g *Guard) Stats() Stats {
 	g.mu.Lock()
-	var m Metrics
-	g.det.each(func(ser *series) {
-		switch ser.severity {
-		case SeverityAlert:
-			m.Alerts++
-			if ser.key != TotalStack && ser.found != nil {
-				m.TopGrowthBytesPerSecond = max(m.TopGrowthBytesPerSecond, ser.found.evidence.GrowthBytesPerSecond)
-			}
-		case SeverityWarning:
-			m.Warnings++
-		}
-	})
 	st := g.det.Stats()
 	g.mu.Unlock()
-	m.Tracked, m.Evicted, m.Samples, m.StorageBytes = st.Tracked, st.Evicted, st.Samples, st.StorageBytes
-	m.Cycles = g.cycles.Load()
-	m.MeasuredHeapBytes = g.selfBytes.Load()
-	m.SampleErrors = g.sampleErrors.Load()
-	m.DroppedAlerts = g.dropped.Load()
-	m.LastAnalysis = time.Duration(g.lastCycle.Load())
-	return m
+	st.Cycles = g.cycles.Load()
+	st.LastAnalysis = time.Duration(g.lastCycle.Load())
+	if st.Samples > 0 { // every sample the Guard analysed went through Observe once
+		st.MeanAnalysis = time.Duration(g.analysisNanos.Load() / uint64(st.Samples))
+	}
+	st.MeasuredHeapBytes = g.selfBytes.Load()
+	st.SampleErrors = g.sampleErrors.Load()
+	st.NoNewData = g.noNewData.Load()
+	st.DroppedAlerts = g.dropped.Load()
+	st.CallbackPanics = g.panics.Load()
+	return st
 }
 
 // ExpvarName is the expvar variable under which every running Guard's
-// Metrics are published, as a JSON list (one entry per Guard, in start
+// Stats are published, as a JSON list (one entry per Guard, in start
 // order), at /debug/vars when the host serves expvar.
 const ExpvarName = "leakguard"
 
@@ -104,9 +109,9 @@ func expvarMetrics() any {
 	live.mu.Lock()
 	guards := append([]*Guard(nil), live.guards...)
 	live.mu.Unlock()
-	out := make([]Metrics, 0, len(guards))
+	out := make([]Stats, 0, len(guards))
 	for _, g := range guards {
-		out = append(out, g.Metrics())
+		out = append(out, g.Stats())
 	}
 	return out
 }

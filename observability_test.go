@@ -132,16 +132,16 @@ func TestObservability(t *testing.T) {
 	require.Equal(t, "application/json", resp.Header.Get("Content-Type"))
 	var rep Report
 	require.NoError(t, json.Unmarshal([]byte(body), &rep))
-	require.Positive(t, rep.Samples)
-	require.Positive(t, rep.Tracked)
+	require.Positive(t, rep.Stats.Samples)
+	require.Positive(t, rep.Stats.Tracked)
 	require.Positive(t, rep.AlertsBySeverity[SeverityAlert])
-	require.Positive(t, rep.Cost.LastAnalysis)
-	require.Positive(t, rep.Cost.StorageBytes)
+	require.Positive(t, rep.Stats.LastAnalysis)
+	require.Positive(t, rep.Stats.StorageBytes)
 	stacks := 0
 	for _, b := range rep.Confidence {
 		stacks += b.Stacks
 	}
-	require.Equal(t, rep.Tracked+1, stacks, "every tracked stack and the process total fall in one bucket")
+	require.Equal(t, rep.Stats.Tracked+1, stacks, "every tracked stack and the process total fall in one bucket")
 	var found bool
 	for _, a := range rep.Alerts {
 		if a.Stack == alert.Stack {
@@ -231,10 +231,10 @@ func TestObservability(t *testing.T) {
 	require.Equal(t, http.StatusMethodNotAllowed, resp.StatusCode)
 
 	// expvar: this Guard's metrics, as JSON.
-	var metrics []Metrics
+	var metrics []Stats
 	require.NoError(t, json.Unmarshal([]byte(expvar.Get(ExpvarName).String()), &metrics))
 	require.NotEmpty(t, metrics)
-	var mine *Metrics
+	var mine *Stats
 	for i := range metrics {
 		if metrics[i].Alerts > 0 {
 			mine = &metrics[i]

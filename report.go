@@ -18,13 +18,9 @@ const DefaultReportTop = 10
 type Report struct {
 	// Time is when the report was made.
 	Time time.Time `json:"time"`
-	// Samples counts the samples analysed; Cycles the sampling cycles run.
-	Samples int    `json:"samples"`
-	Cycles  uint64 `json:"cycles"`
-	// Tracked is the number of stacks (patterns) under analysis now, and
-	// Evicted how many were forgotten to respect WithMaxStacks.
-	Tracked int    `json:"tracked_stacks"`
-	Evicted uint64 `json:"evicted_stacks"`
+	// Stats is the Guard's bookkeeping: samples, cycles, stacks tracked and
+	// evicted and at each severity, and what leakguard itself spends.
+	Stats Stats `json:"stats"`
 	// AlertsBySeverity counts stacks by the highest severity they reached
 	// (stacks that never reached warning are not counted).
 	AlertsBySeverity map[Severity]int `json:"alerts_by_severity"`
@@ -34,8 +30,6 @@ type Report struct {
 	// PatternTypes counts tested stacks by the shape of their most
 	// significant growth.
 	PatternTypes map[PatternType]int `json:"pattern_types"`
-	// Cost is what leakguard itself spends.
-	Cost Cost `json:"cost"`
 	// Alerts holds, per stack, the escalation to the highest severity it
 	// reached, most severe and confident first.
 	Alerts []Alert `json:"alerts"`
@@ -63,34 +57,10 @@ type ConfidenceBucket struct {
 // decided, fine near the warning and alert levels.
 var confidenceEdges = []float64{0, 0.5, 0.9, 0.95, 0.99, 0.999, 1.000001}
 
-// Cost is leakguard's own resource use.
-type Cost struct {
-	// LastAnalysis and MeanAnalysis are the time one sample's analysis took
-	// (the last one, and the mean over all), measured on the analysis
-	// goroutine; sampling itself is not included.
-	LastAnalysis time.Duration `json:"last_analysis_ns"`
-	MeanAnalysis time.Duration `json:"mean_analysis_ns"`
-	// StorageBytes approximates the memory the stacks' histories hold.
-	StorageBytes int `json:"storage_bytes"`
-	// MeasuredHeapBytes is the heap in use at leakguard's own allocation
-	// sites as the newest runtime heap profile measured it: histories,
-	// sampler buffers and caches together. 0 without the heap sampler.
-	MeasuredHeapBytes int64 `json:"measured_heap_bytes"`
-	// SampleErrors counts failed samples; NoNewData samples skipped
-	// because the source had nothing new.
-	SampleErrors uint64 `json:"sample_errors"`
-	NoNewData    uint64 `json:"no_new_data"`
-	// DroppedAlerts counts alerts that found the callback queue full, and
-	// CallbackPanics callbacks that panicked.
-	DroppedAlerts  uint64 `json:"dropped_alerts"`
-	CallbackPanics uint64 `json:"callback_panics"`
-}
-
 // report summarises the detector; top bounds the stacks whose histories
 // are copied, so a report costs O(tracked) time but O(top) history.
 func (d *Detector) report(top int) Report {
 	r := Report{
-		Samples:          d.index,
 		AlertsBySeverity: map[Severity]int{},
 		PatternTypes:     map[PatternType]int{},
 	}
@@ -132,8 +102,7 @@ func (d *Detector) report(top int) Report {
 		r.Suspects = r.Suspects[:top]
 	}
 	r.Verdict = d.Verdict()
-	st := d.Stats()
-	r.Tracked, r.Evicted, r.Cost.StorageBytes = st.Tracked, st.Evicted, st.StorageBytes
+	r.Stats = d.Stats()
 	return r
 }
 
@@ -173,16 +142,7 @@ func (g *Guard) Report() Report {
 	r := g.det.report(DefaultReportTop)
 	g.mu.Unlock()
 	r.Time = time.Now()
-	r.Cycles = g.cycles.Load()
-	r.Cost.LastAnalysis = time.Duration(g.lastCycle.Load())
-	if r.Samples > 0 { // every sample the Guard analysed went through Observe once
-		r.Cost.MeanAnalysis = time.Duration(g.analysisNanos.Load() / uint64(r.Samples))
-	}
-	r.Cost.SampleErrors = g.sampleErrors.Load()
-	r.Cost.MeasuredHeapBytes = g.selfBytes.Load()
-	r.Cost.NoNewData = g.noNewData.Load()
-	r.Cost.DroppedAlerts = g.dropped.Load()
-	r.Cost.CallbackPanics = g.panics.Load()
+	r.Stats = g.Stats()
 	return r
 }
 

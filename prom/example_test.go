@@ -38,6 +38,7 @@ func ExampleNewCollector() {
 	// leakguard_dropped_alerts_total
 	// leakguard_evicted_stacks_total
 	// leakguard_last_cycle_seconds
+	// leakguard_measured_heap_bytes
 	// leakguard_sample_errors_total
 	// leakguard_samples_total
 	// leakguard_storage_bytes

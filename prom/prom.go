@@ -57,8 +57,8 @@ type Collector struct {
 	g   *leakguard.Guard
 	top int
 
-	alerts, tracked, evicted, samples, errors, dropped, lastCycle, storage, topGrowth *prometheus.Desc
-	growth, growthObjects, inUse, inUseObjects, confidence                            *prometheus.Desc
+	alerts, tracked, evicted, samples, errors, dropped, lastCycle, storage, measuredHeap, topGrowth *prometheus.Desc
+	growth, growthObjects, inUse, inUseObjects, confidence                                          *prometheus.Desc
 }
 
 var _ prometheus.Collector = (*Collector)(nil)
@@ -123,6 +123,7 @@ func NewCollector(g *leakguard.Guard, opts ...Option) (*Collector, error) {
 	c.dropped = d("dropped_alerts_total", "Alerts that found the callback queue full.")
 	c.lastCycle = d("last_cycle_seconds", "Time the analysis of the last sample took.")
 	c.storage = d("storage_bytes", "Approximate memory held by the stacks' histories.")
+	c.measuredHeap = d("measured_heap_bytes", "Heap in use at leakguard's own allocation sites, as the runtime heap profile measured it.")
 	c.topGrowth = d("top_growth_bytes_per_second", "Largest estimated growth rate among allocation sites at alert severity.")
 	c.growth = d("leak_growth_bytes_per_second", "Estimated growth rate of the in-use bytes of a flagged allocation site.", site...)
 	c.growthObjects = d("leak_growth_objects_per_second", "Estimated growth rate of the in-use objects of a flagged allocation site.", site...)
@@ -135,7 +136,7 @@ func NewCollector(g *leakguard.Guard, opts ...Option) (*Collector, error) {
 // Describe sends the descriptors of every metric.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{
-		c.alerts, c.tracked, c.evicted, c.samples, c.errors, c.dropped, c.lastCycle, c.storage, c.topGrowth,
+		c.alerts, c.tracked, c.evicted, c.samples, c.errors, c.dropped, c.lastCycle, c.storage, c.measuredHeap, c.topGrowth,
 		c.growth, c.growthObjects, c.inUse, c.inUseObjects, c.confidence,
 	} {
 		ch <- d
@@ -144,8 +145,8 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 
 // Collect reads the Guard's metrics.
 func (c *Collector) Collect(ch chan<- prometheus.Metric) {
-	m := c.g.Metrics()
 	r := c.g.Report()
+	m := r.Stats
 	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
 	}
@@ -168,6 +169,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	counter(c.dropped, float64(m.DroppedAlerts))
 	gauge(c.lastCycle, m.LastAnalysis.Seconds())
 	gauge(c.storage, float64(m.StorageBytes))
+	gauge(c.measuredHeap, float64(m.MeasuredHeapBytes))
 	gauge(c.topGrowth, m.TopGrowthBytesPerSecond)
 	for _, s := range c.sites(r.Top) {
 		l := []string{s.Resource, s.Function, s.Location, s.Severity}

@@ -124,9 +124,9 @@ func TestCollector(t *testing.T) {
 	problems, err := testutil.GatherAndLint(reg)
 	require.NoError(t, err)
 	require.Empty(t, problems)
-	require.Equal(t, 15, testutil.CollectAndCount(c), "10 Guard-wide metrics, 5 for the one flagged site")
+	require.Equal(t, 16, testutil.CollectAndCount(c), "11 Guard-wide metrics, 5 for the one flagged site")
 
-	m := g.Metrics()
+	m := g.Stats()
 	want := `
 # HELP leakguard_tracked_stacks Stacks under analysis.
 # TYPE leakguard_tracked_stacks gauge
@@ -194,7 +194,7 @@ func TestCollectorTopStacks(t *testing.T) {
 	} {
 		c, err := NewCollector(g, tc.opts...)
 		require.NoError(t, err)
-		require.Equal(t, 10+5*tc.want, testutil.CollectAndCount(c), "%d sites", tc.want)
+		require.Equal(t, 11+5*tc.want, testutil.CollectAndCount(c), "%d sites", tc.want)
 		reg := prometheus.NewPedanticRegistry()
 		require.NoError(t, reg.Register(c))
 		require.Len(t, gathered(t, reg, "leakguard_leak_inuse_bytes", "function"), tc.want)
@@ -249,7 +249,7 @@ func TestCollectorForgetsEvictedStacks(t *testing.T) {
 		}
 		return rs
 	})
-	require.NotZero(t, g.Metrics().Evicted)
+	require.NotZero(t, g.Stats().Evicted)
 	for _, name := range []string{
 		"leakguard_leak_growth_bytes_per_second", "leakguard_leak_growth_objects_per_second",
 		"leakguard_leak_inuse_bytes", "leakguard_leak_inuse_objects", "leakguard_leak_confidence",
