@@ -66,12 +66,10 @@ type Detector struct {
 // lookSummary describes the newest look, for reports that must say how much
 // evidence there was when nothing could be decided.
 type lookSummary struct {
-	index     int
-	span      time.Duration
-	testable  int
-	suspects  int
-	maxRise   int64
-	riseLevel float64
+	index    int
+	span     time.Duration
+	testable int
+	suspects int
 }
 
 type family struct {
@@ -100,25 +98,24 @@ type family struct {
 
 // series is one tracked stack (or the process total).
 type series struct {
-	resource  sampler.Resource
-	key       uint64
-	frames    []uint32       // into Detector.symbols
-	counts    storage.Counts // by value: one allocation and one pointer less per stack
-	slot      int32          // the store's slot for key, to touch it without a lookup
-	first     uint64         // family sample index at registration
-	firstTime float64
-	live      uint64 // newest raw counts
-	born      uint64
-	bytes     int64 // newest estimates
-	objects   int64
-	perObj    float64 // estimated bytes per live sampled object, for plots
-	proven    int64
-	severity  Severity
-	suspect   *finding // the newest look's suspect evidence, nil if none
-	bestP     float64
-	found     *finding // the most significant persistence test so far
-	pushedAt  uint64   // family sample index of the newest push
-	gone      bool     // evicted: byPos may still point here
+	resource sampler.Resource
+	key      uint64
+	frames   []uint32       // into Detector.symbols
+	counts   storage.Counts // by value: one allocation and one pointer less per stack
+	slot     int32          // the store's slot for key, to touch it without a lookup
+	first    uint64         // family sample index at registration
+	live     uint64         // newest raw counts
+	born     uint64
+	bytes    int64 // newest estimates
+	objects  int64
+	perObj   float64 // estimated bytes per live sampled object, for plots
+	proven   int64
+	severity Severity
+	suspect  *finding // the newest look's suspect evidence, nil if none
+	bestP    float64
+	found    *finding // the most significant persistence test so far
+	pushedAt uint64   // family sample index of the newest push
+	gone     bool     // evicted: byPos may still point here
 }
 
 // finding is what one test concluded, kept to report on the stack.
@@ -223,7 +220,7 @@ func (d *Detector) Observe(s *sampler.Sample) []Alert {
 				}
 				continue // counted in the total; tracked once it grows
 			}
-			ser = d.newSeries(f, r.Stack, s.FramesOf(r), i, t)
+			ser = d.newSeries(f, r.Stack, s.FramesOf(r), i)
 			f.store.Add(r.Stack, ser)
 			ser.slot, _ = f.store.Slot(r.Stack)
 		}
@@ -337,12 +334,12 @@ func (d *Detector) restart(f *family, s *sampler.Sample) {
 	f.started = true
 	f.epoch = s.Epoch
 	f.origin = s.Time
-	f.total = d.newSeries(f, TotalStack, totalFrames, 0, 0)
+	f.total = d.newSeries(f, TotalStack, totalFrames, 0)
 }
 
-func (d *Detector) newSeries(f *family, key uint64, frames []sampler.Frame, i uint64, t float64) *series {
+func (d *Detector) newSeries(f *family, key uint64, frames []sampler.Frame, i uint64) *series {
 	c, _ := storage.NewCounts(d.cfg.history, d.cfg.levels)
-	return &series{resource: f.resource, key: key, frames: d.symbols.intern(frames), counts: *c, first: i, firstTime: t, bestP: 1}
+	return &series{resource: f.resource, key: key, frames: d.symbols.intern(frames), counts: *c, first: i, bestP: 1}
 }
 
 // update pushes one sample's counts for ser. Births are cumulative; a
@@ -465,9 +462,6 @@ func (d *Detector) look(f *family, s *sampler.Sample, idx int, final bool) []Ale
 				raised = append(raised, d.alert(ser, sev, ser.found))
 			}
 		case suspicion:
-			if c.rise > sum.maxRise {
-				sum.maxRise, sum.riseLevel = c.rise, (1-d.cfg.alertConf)/float64(max(suspectK, 1))
-			}
 			level := suspectAlpha / float64(suspectK)
 			if c.p > level || ser.severity >= SeverityWarning {
 				continue

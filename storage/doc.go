@@ -1,14 +1,16 @@
 // Package storage holds leakguard's bounded per-stack state: a
-// multi-resolution History of compact Points per stack, and a Store that
-// keeps at most a fixed number of stacks, evicting the least recently
-// changed.
+// multi-resolution Counts history of each stack's evidence (live sampled
+// objects, their peak, cumulative sampled births), a Clock holding the
+// block end times once per family, and a Store that keeps at most a fixed
+// number of stacks, evicting the least recently changed.
 //
-// Memory model: a Point is 16 bytes. A full History of capacity c at L
-// levels holds c·L Points plus small headers — 48 points × 4 levels is
-// about 3.4 KB — and buffers grow only as points arrive, so a stack seen a
-// few times costs a few hundred bytes. A Store of n entries costs n
-// Histories plus the LRU's per-entry overhead (about 100 bytes). Both are
-// fixed by configuration, whatever the number of distinct stacks the host
-// creates: TestStoreMemoryBound feeds a million distinct stacks through a
-// Store of 10,000 and measures the retained heap.
+// Memory model: a block is 12 bytes. Level k of a Counts holds blocks of
+// 2^k samples; a coarse level stores only the blocks the level below no
+// longer holds, in one lazily grown array per stack, so a young stack costs
+// little and a full one (every level reached) about 1.3 KB at the default
+// 16 blocks × 10 levels. A Store of n entries costs n histories plus its
+// per-entry bookkeeping. Both are fixed by configuration, whatever the
+// number of distinct stacks the host creates: TestStoreMemoryBound feeds a
+// million distinct stacks through a Store of 10,000 and measures the
+// retained heap.
 package storage

@@ -6,22 +6,23 @@ import (
 	"github.com/leakguard/leakguard/storage"
 )
 
-// A History keeps the newest points at full resolution and means of 2, 4,
-// 8 … points at coarser levels, in memory fixed by its capacity.
-func ExampleHistory() {
-	h, err := storage.NewHistory(8, 3)
+// A Counts keeps a stack's evidence — live and born sampled objects — at
+// the newest samples and, coarser, in blocks of 2, 4, 8 … samples, each
+// with its peak, in memory fixed by its capacity.
+func ExampleCounts() {
+	c, err := storage.NewCounts(8, 3)
 	if err != nil {
 		panic(err)
 	}
-	for i := range 100 {
-		h.Push(storage.Point{T: float32(i), InUseBytes: float32(i)})
+	for i := range uint64(100) {
+		c.Push(i, uint32(i%10), uint32(i))
 	}
-	fmt.Println(h.Len(0), h.Len(1), h.Len(2), h.Pushed(0), h.Pushed(2))
-	newest := h.Last(2, 1, nil)[0]
-	fmt.Println(newest.InUseBytes) // the mean of raw points 96..99
+	fmt.Println(c.Len(0), c.Len(1), c.Len(2))
+	newest := c.Last(2, 1, nil)[0]
+	fmt.Println(newest.Live, newest.Peak, newest.Born) // the block of samples 96..99
 	// Output:
-	// 8 8 8 100 25
-	// 97.5
+	// 8 8 8
+	// 9 9 99
 }
 
 // A Store bounds how many keys are tracked, evicting the least recently

@@ -264,15 +264,15 @@ func BenchmarkSample(b *testing.B) {
 	}
 }
 
-var retainedHistories []*storage.History
+var retainedHistories []*storage.Counts
 
 func TestLeakguardsOwnAllocationsAreLeftOut(t *testing.T) {
 	withRate(t, 1)
 	for range 64 {
-		h, err := storage.NewHistory(48, 4)
+		h, err := storage.NewCounts(48, 4)
 		require.NoError(t, err)
-		for i := range 100 {
-			h.Push(storage.Point{T: float32(i)})
+		for i := range uint64(100) {
+			h.Push(i, uint32(i), uint32(i))
 		}
 		retainedHistories = append(retainedHistories, h)
 	}
