@@ -27,10 +27,8 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 	out.register(fs)
 	var live liveFlags
 	live.register(fs)
-	every := fs.Int("sample-every", 1, "record one allocation in N, at random (counts are scaled back)")
-	minSize := fs.Int("min-size", 0, "ignore allocations smaller than this many bytes")
-	library := fs.String("library", "", "probe the allocator in this ELF file instead of the C library the program loads")
-	prefix := fs.String("symbol-prefix", "", "allocator symbol prefix, e.g. je_ for a prefixed jemalloc")
+	var native nativeFlags
+	native.register(fs, "the C library the program loads")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), `usage: leakguard run [flags] [--] COMMAND [ARG...]
 
@@ -72,15 +70,7 @@ flags:`)
 		fs.Usage()
 		return exitUsage
 	}
-	if err := out.validate(); err != nil {
-		fmt.Fprintln(stderr, "leakguard run:", err)
-		return exitUsage
-	}
-	if out.sampleType != "inuse_space" {
-		fmt.Fprintln(stderr, "leakguard run: --sample-type applies to pprof profiles; run tests in-use bytes")
-		return exitUsage
-	}
-	if err := live.validate(); err != nil {
+	if err := validateNative(&out, &live); err != nil {
 		fmt.Fprintln(stderr, "leakguard run:", err)
 		return exitUsage
 	}
@@ -89,13 +79,7 @@ flags:`)
 		fmt.Fprintln(stderr, "leakguard run:", err)
 		return exitUsage
 	}
-	opts := []uprobe.Option{uprobe.WithSampleEvery(*every), uprobe.WithMinSize(*minSize)}
-	if *library != "" {
-		opts = append(opts, uprobe.WithLibrary(*library))
-	}
-	if *prefix != "" {
-		opts = append(opts, uprobe.WithSymbolPrefix(*prefix))
-	}
+	opts := native.options()
 
 	// Signals are caught before the program starts: one arriving while it
 	// is being set up must end the run through the cleanup below, not kill
@@ -161,9 +145,7 @@ flags:`)
 	case waitErr != nil && !errors.As(waitErr, &exitErr):
 		fmt.Fprintf(stderr, "leakguard run: waiting for %s: %v\n", argv[0], waitErr)
 	}
-	if st, err := src.Stats(); err == nil && st.AllocsDropped+st.StacksDropped+st.PendingDropped+st.TotalsDropped > 0 {
-		fmt.Fprintf(stderr, "leakguard run: the probes could not record everything (undercounts): %+v\n", st)
-	}
+	reportDrops("run", src, stderr)
 
 	if w.profiles == 0 {
 		fmt.Fprintln(stderr, "leakguard run: no sample could be taken")

@@ -142,7 +142,7 @@ func (s *Sampler) read(name string) (map[uint64]*sampler.Record, error) {
 			continue
 		}
 		entry := frames[len(frames)-1]
-		key := siteKey(entry)
+		key := SiteKey(entry)
 		r := sites[key]
 		if r == nil {
 			// The first stack seen at a site represents it; the entry
@@ -158,8 +158,11 @@ func (s *Sampler) read(name string) (map[uint64]*sampler.Record, error) {
 	return sites, nil
 }
 
-// siteKey fingerprints a creation site by its entry function and file.
-func siteKey(entry sampler.Frame) uint64 {
+// SiteKey fingerprints a creation site by its entry function and file, so
+// that a site's goroutines line up however far their stacks have run: the
+// Record.Stack of this sampler, and of stored goroutine profiles read by
+// package pprofile.
+func SiteKey(entry sampler.Frame) uint64 {
 	h := fnv.New64a()
 	h.Write([]byte(entry.Function))
 	h.Write([]byte{0})

@@ -157,7 +157,7 @@ func fromGoroutineProfile(p *profile.Profile, source string, st SampleType) (*sa
 		if len(frames) == 0 {
 			continue
 		}
-		key := siteKey(frames[len(frames)-1])
+		key := goroutine.SiteKey(frames[len(frames)-1])
 		i, ok := byKey[key]
 		if !ok {
 			// The first stack seen at a site stands for it; the report
@@ -176,20 +176,6 @@ func fromGoroutineProfile(p *profile.Profile, source string, st SampleType) (*sa
 		}
 	}
 	return out, nil
-}
-
-// siteKey fingerprints a goroutine creation site by its function and file,
-// as sampler/goroutine does, so that a site's goroutines line up however
-// far their stacks have run.
-func siteKey(entry sampler.Frame) uint64 {
-	h := fnv.New64a()
-	h.Write([]byte(entry.Function))
-	h.Write([]byte{0})
-	h.Write([]byte(entry.File))
-	if k := h.Sum64(); k != 0 {
-		return k
-	}
-	return 1
 }
 
 // framesOf symbolises a sample leaf first, expanding inlined frames (a
