@@ -48,11 +48,11 @@ const span = 64
 const minHalf = 8
 
 // Rounds sets the number of warm-up and measured rounds (defaults 2 and
-// 48). Warm-up must cover whatever the code fills once — a cache of n
+// 64). Warm-up must cover whatever the code fills once — a cache of n
 // entries needs n calls — though growth confined to the first half of the
 // measured rounds is never reported either. More measured rounds give the
-// trend test more power at the same number of calls; each costs two
-// garbage collections.
+// rank test more power at the same number of calls; each costs a garbage
+// collection.
 func Rounds(warmup, measured int) Option {
 	return func(c *config) error {
 		if warmup < 0 || measured < 2*minHalf {
@@ -289,15 +289,18 @@ func looksAt(rounds int) []int {
 	return looks
 }
 
-// userFirst reports whether the leak's first frame is outside the
-// standard library.
+// userFirst reports whether the leak's first frame ("function file:line")
+// is outside the standard library: those leaks are listed first, as the
+// ones the caller can fix where they are named.
 func userFirst(l Leak) bool {
 	if len(l.Frames) == 0 {
 		return false
 	}
-	_, file, _ := strings.Cut(l.Frames[0], " ")
-	fn, _, _ := strings.Cut(l.Frames[0], " ")
-	return !stdFrame(fn, file[:max(0, strings.LastIndexByte(file, ':'))])
+	fn, file, _ := strings.Cut(l.Frames[0], " ")
+	if i := strings.LastIndexByte(file, ':'); i >= 0 {
+		file = file[:i]
+	}
+	return !stdFrame(fn, file)
 }
 
 const labelKey = "leaktest"

@@ -137,3 +137,67 @@ func TestTrendPCases(t *testing.T) {
 	require.Equal(t, 1.0, trendP(down))
 	require.Equal(t, 1.0, trendP(nil))
 }
+
+// TestSchedule checks the measured rounds: strictly more calls each round,
+// a constant ratio between round ends, 64 times the warm-up's calls at the
+// end, and looks that leave each half enough rounds to be tested.
+func TestSchedule(t *testing.T) {
+	tests := []struct {
+		warmup, rounds, calls int
+		looks                 []int
+	}{
+		{2, 64, 64, []int{32, 48, 64}},
+		{0, 16, 1, []int{16}},
+		{1, 20, 5, []int{20}},
+		{4, 40, 10, []int{20, 30, 40}},
+	}
+	for _, tc := range tests {
+		c := defaults()
+		c.warmup, c.rounds, c.calls = tc.warmup, tc.rounds, tc.calls
+		ends := schedule(c)
+		require.Len(t, ends, tc.rounds)
+		base := max(tc.warmup, 1) * tc.calls
+		require.InDelta(t, float64(base*span), float64(ends[len(ends)-1]), 1)
+		prev := tc.warmup * tc.calls
+		for _, e := range ends {
+			require.Greater(t, e, prev)
+			prev = e
+		}
+		require.Equal(t, tc.looks, looksAt(tc.rounds))
+	}
+	c := defaults()
+	ends := schedule(c)
+	q := float64(ends[1]) / float64(ends[0])
+	for i := 2; i < len(ends); i++ {
+		require.InEpsilon(t, q, float64(ends[i])/float64(ends[i-1]), 0.02, "round %d", i)
+	}
+}
+
+func TestStdFrame(t *testing.T) {
+	tests := []struct {
+		function string
+		std      bool
+	}{
+		{"runtime.gopark", true},
+		{"internal/runtime/maps.newarray", true},
+		{"net/http.(*persistConn).readLoop", true},
+		{"sync.(*Map).Store", true},
+		{"strings.(*Builder).WriteString", true},
+		{"github.com/leakguard/leakguard/leaktest.appendRec", false},
+		{"example.com/app/handler.(*Server).serve.func1", false},
+		{"main.main", false},
+	}
+	saved := goroot
+	t.Cleanup(func() { goroot = saved })
+	for _, gr := range []string{saved, ""} { // "": a binary built with -trimpath
+		goroot = gr
+		for _, tc := range tests {
+			file := "/home/me/app/x.go"
+			if tc.std && gr != "" {
+				file = gr + "runtime/x.go"
+			}
+			require.Equal(t, tc.std, stdFrame(tc.function, file), "%s (goroot %q)", tc.function, gr)
+		}
+	}
+	require.NotEmpty(t, saved, "the test binary records where the standard library is")
+}
