@@ -47,10 +47,13 @@
 // chance that Check fails code that leaks nothing is at most
 // 1 − Confidence.
 //
-// What it cannot see: memory that grows more slowly than the calls
-// (logarithmically, say), and a doubling structure already so large when
-// Check starts that the measured calls barely double it — the steps must
-// recur within the run. Raise CallsPerRound for the latter.
+// What it cannot see: growth that stops within the first half of the
+// measured rounds (by design), and a doubling structure already so large
+// when Check starts that the measured calls barely double it — the steps
+// must recur within the run; raise CallsPerRound for that. Conversely,
+// anything whose footprint keeps rising across the run is reported, even
+// slowly: a buffer sized to the largest input seen so far, when the inputs
+// have no bound, rises at records that recur like doublings.
 //
 // # What a failure names
 //
