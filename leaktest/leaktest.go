@@ -3,13 +3,13 @@ package leaktest
 import (
 	"bytes"
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"math"
 	"reflect"
 	"runtime"
 	"runtime/pprof"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -18,8 +18,7 @@ import (
 	"testing"
 
 	"github.com/google/pprof/profile"
-
-	"github.com/leakguard/leakguard/stats"
+	"gonum.org/v1/gonum/stat/distuv"
 )
 
 // Option configures Check and Find.
@@ -34,23 +33,40 @@ type config struct {
 }
 
 func defaults() config {
-	return config{warmup: 4, rounds: 20, calls: 64, confidence: 0.999, minBytesPerCall: 1, heap: true, goroutines: true}
+	return config{warmup: 2, rounds: 64, calls: 64, confidence: 0.999, minBytesPerCall: 1, heap: true, goroutines: true}
 }
 
-// Rounds sets the number of warm-up and measured rounds (defaults 4 and
-// 20). Warm-up must cover whatever the code fills once — a cache of n
-// entries needs n calls.
+// span is how many times more calls the measured run ends with than it
+// starts with. Memory that grows in doublings (a slice's or a map's
+// backing array, a strings.Builder) steps up about once per doubling of
+// the calls, so a 64-fold span shows each half of the measured rounds at
+// least two such steps, whatever their phase.
+const span = 64
+
+// minHalf is the fewest rounds a half of the series may have: the trend
+// test of a shorter half cannot reach the default confidence.
+const minHalf = 8
+
+// Rounds sets the number of warm-up and measured rounds (defaults 2 and
+// 64). Warm-up must cover whatever the code fills once — a cache of n
+// entries needs n calls — though growth confined to the first half of the
+// measured rounds is never reported either. More measured rounds give the
+// rank test more power at the same number of calls; each costs a garbage
+// collection.
 func Rounds(warmup, measured int) Option {
 	return func(c *config) error {
-		if warmup < 0 || measured < 8 {
-			return fmt.Errorf("leaktest: Rounds(%d, %d): need warmup >= 0 and measured >= 8", warmup, measured)
+		if warmup < 0 || measured < 2*minHalf {
+			return fmt.Errorf("leaktest: Rounds(%d, %d): need warmup >= 0 and measured >= %d", warmup, measured, 2*minHalf)
 		}
 		c.warmup, c.rounds = warmup, measured
 		return nil
 	}
 }
 
-// CallsPerRound sets how many times fn is called per round (default 64).
+// CallsPerRound sets how many times fn is called per warm-up round
+// (default 64). The measured rounds then grow geometrically from the
+// warm-up's W calls (at least one round's worth) to 64·W: leaks that grow
+// in doublings grow by steps evenly spread over rounds spaced that way.
 func CallsPerRound(n int) Option {
 	return func(c *config) error {
 		if n < 1 {
@@ -130,16 +146,21 @@ type Leak struct {
 
 // Error reports leaks found by Find.
 type Error struct {
-	// Leaks lists what grows, most confident first.
+	// Func is the function under test, as "function file:line".
+	Func string
+	// Leaks lists what grows: leaks whose frames start in the caller's own
+	// code first, then the most confident first.
 	Leaks []Leak
-	// Calls is how many measured calls the verdict rests on.
+	// Calls is how many calls the verdict rests on.
 	Calls int
 }
 
-// Error lists every leak with its rate per call and its allocation site.
+// Error names the function under test, then every leak with its rate per
+// call and its stack, leaf first from the first frame outside the
+// standard library: that is where the caller has something to change.
 func (e *Error) Error() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "leaktest: found %d leak(s) over %d calls:", len(e.Leaks), e.Calls)
+	fmt.Fprintf(&b, "leaktest: %s leaks (%d leak(s) over %d calls):", e.Func, len(e.Leaks), e.Calls)
 	for _, l := range e.Leaks {
 		if l.Goroutine {
 			fmt.Fprintf(&b, "\n  goroutines accumulate: %.2f per call (confidence %.4f)", l.PerCall, l.Confidence)
@@ -183,17 +204,24 @@ func Find(fn func(), opts ...Option) error {
 	sym := newSymbols(fn)
 
 	labels := pprof.Labels(labelKey, id)
-	var heapRounds []map[string]*usage
-	var goRounds []map[string]*usage
-	for r := 0; r < cfg.warmup+cfg.rounds; r++ {
+	run := func(n int) {
 		pprof.Do(context.Background(), labels, func(context.Context) {
-			for range cfg.calls {
+			for range n {
 				callUnderTest(fn)
 			}
 		})
-		if r < cfg.warmup {
-			continue
-		}
+	}
+	run(cfg.warmup * cfg.calls)
+	ends := schedule(cfg)
+	looks := looksAt(cfg.rounds)
+	alpha := (1 - cfg.confidence) / float64(len(looks))
+	var heapRounds []map[string]*usage
+	var goRounds []map[string]*usage
+	done := cfg.warmup * cfg.calls
+	for r, end := range ends {
+		run(end - done)
+		done = end
+		resume := pauseRecording()
 		settle()
 		if cfg.heap {
 			heapRounds = append(heapRounds, sym.heapByStack(cfg.ignore))
@@ -201,20 +229,78 @@ func Find(fn func(), opts ...Option) error {
 		if cfg.goroutines {
 			g, err := goroutinesBySite(id, cfg.ignore)
 			if err != nil {
+				resume()
 				return err
 			}
 			goRounds = append(goRounds, g)
 		}
+		resume()
+		if r+1 != looks[0] {
+			continue
+		}
+		looks = looks[1:]
+		x := make([]float64, r+1)
+		for i := range x {
+			x[i] = float64(ends[i])
+		}
+		var leaks []Leak
+		leaks = append(leaks, grow(x, heapRounds, cfg, alpha, false)...)
+		leaks = append(leaks, grow(x, goRounds, cfg, alpha, true)...)
+		if len(leaks) > 0 {
+			sort.SliceStable(leaks, func(i, j int) bool {
+				if ui, uj := userFirst(leaks[i]), userFirst(leaks[j]); ui != uj {
+					return ui
+				}
+				return leaks[i].Confidence > leaks[j].Confidence
+			})
+			return &Error{Func: sym.fnName, Leaks: leaks, Calls: end}
+		}
 	}
-	calls := cfg.calls * cfg.rounds
-	var leaks []Leak
-	leaks = append(leaks, grow(heapRounds, cfg, false)...)
-	leaks = append(leaks, grow(goRounds, cfg, true)...)
-	if len(leaks) == 0 {
-		return nil
+	return nil
+}
+
+// schedule returns the cumulative number of calls at the end of each
+// measured round: geometric from the warm-up's calls to span times as
+// many, so every doubling of the calls spans as many rounds as any other.
+func schedule(c config) []int {
+	base := float64(max(c.warmup, 1) * c.calls)
+	ends := make([]int, c.rounds)
+	prev := c.warmup * c.calls
+	for r := range ends {
+		n := int(math.Round(base * math.Pow(span, float64(r+1)/float64(c.rounds))))
+		n = max(n, prev+1)
+		ends[r] = n
+		prev = n
 	}
-	sort.SliceStable(leaks, func(i, j int) bool { return leaks[i].Confidence > leaks[j].Confidence })
-	return &Error{Leaks: leaks, Calls: calls}
+	return ends
+}
+
+// looksAt returns the rounds after which the series are tested: halfway,
+// three quarters through and at the end, so a clear leak stops the run
+// early (a leak of goroutines or connections would otherwise pile up for
+// the whole run). The confidence is split evenly over the looks.
+func looksAt(rounds int) []int {
+	var looks []int
+	for _, r := range []int{rounds / 2, rounds * 3 / 4, rounds} {
+		if r >= 2*minHalf && (len(looks) == 0 || r > looks[len(looks)-1]) {
+			looks = append(looks, r)
+		}
+	}
+	return looks
+}
+
+// userFirst reports whether the leak's first frame ("function file:line")
+// is outside the standard library: those leaks are listed first, as the
+// ones the caller can fix where they are named.
+func userFirst(l Leak) bool {
+	if len(l.Frames) == 0 {
+		return false
+	}
+	fn, file, _ := strings.Cut(l.Frames[0], " ")
+	if i := strings.LastIndexByte(file, ':'); i >= 0 {
+		file = file[:i]
+	}
+	return !stdFrame(fn, file)
 }
 
 const labelKey = "leaktest"
@@ -228,13 +314,14 @@ func callUnderTest(fn func()) { fn() }
 const callUnderTestName = "github.com/leakguard/leakguard/leaktest.callUnderTest"
 
 // settle lets finished goroutines exit and publishes a current heap
-// profile: the profile reflects the heap as of the last completed GC, and
-// two cycles make sure the last round's frees are accounted.
+// profile: runtime.GC publishes the profile as of the cycle it completes,
+// with everything the round dropped freed. One cycle per round is enough:
+// what needs a second one (a sync.Pool's victim cache, objects with
+// finalizers) lags by a round, the same in every round.
 func settle() {
 	for range 4 {
 		runtime.Gosched()
 	}
-	runtime.GC()
 	runtime.GC()
 }
 
@@ -252,6 +339,7 @@ var (
 	rateMu    sync.Mutex
 	rateUsers int
 	savedRate int
+	paused    bool
 )
 
 // acquireRate sets MemProfileRate to 1 and returns the rate that was in
@@ -261,10 +349,37 @@ func acquireRate() int {
 	defer rateMu.Unlock()
 	if rateUsers == 0 {
 		savedRate = runtime.MemProfileRate
-		runtime.MemProfileRate = 1
 	}
+	runtime.MemProfileRate = 1
+	paused = false
 	rateUsers++
 	return savedRate
+}
+
+// pauseRecording sets MemProfileRate to 0 while a lone Find reads the
+// profiles back: reading the goroutine profile allocates for every
+// goroutine, and recording each of those allocations (a stack walk each)
+// made the reading the bulk of a Check's time. Nothing is lost: the
+// function under test is not running, and its goroutines' allocations are
+// never attributed to it. With another Find running, whose function may be
+// allocating meanwhile, recording stays on; a Find starting meanwhile
+// switches it back on. The returned function ends the pause.
+func pauseRecording() (resume func()) {
+	rateMu.Lock()
+	defer rateMu.Unlock()
+	if rateUsers != 1 || paused {
+		return func() {}
+	}
+	paused = true
+	runtime.MemProfileRate = 0
+	return func() {
+		rateMu.Lock()
+		defer rateMu.Unlock()
+		if paused {
+			paused = false
+			runtime.MemProfileRate = 1
+		}
+	}
 }
 
 func releaseRate() {
@@ -310,7 +425,8 @@ func flushSampling(oldRate int) {
 type symbols struct {
 	entry   uintptr // callUnderTest's
 	fnEntry uintptr // the function under test's
-	cache   map[string]symbolised
+	fnName  string  // the function under test, "function file:line"
+	cache   map[[len(runtime.MemProfileRecord{}.Stack0)]uintptr]symbolised
 	recs    []runtime.MemProfileRecord
 }
 
@@ -320,10 +436,13 @@ type symbolised struct {
 }
 
 func newSymbols(fn func()) *symbols {
+	f := runtime.FuncForPC(reflect.ValueOf(fn).Pointer())
+	file, line := f.FileLine(f.Entry())
 	return &symbols{
 		entry:   runtime.FuncForPC(reflect.ValueOf(callUnderTest).Pointer()).Entry(),
-		fnEntry: runtime.FuncForPC(reflect.ValueOf(fn).Pointer()).Entry(),
-		cache:   map[string]symbolised{},
+		fnEntry: f.Entry(),
+		fnName:  fmt.Sprintf("%s %s:%d", f.Name(), file, line),
+		cache:   map[[len(runtime.MemProfileRecord{}.Stack0)]uintptr]symbolised{},
 	}
 }
 
@@ -339,10 +458,11 @@ func (s *symbols) heapByStack(ignore []string) map[string]*usage {
 		if r.InUseBytes() == 0 && r.AllocBytes == 0 {
 			continue
 		}
-		stk := r.Stack()
-		k := stackKey(stk)
-		sy, ok := s.cache[k]
+		// The fixed-size stack array is the key: nothing is allocated per
+		// record, and this runs at MemProfileRate 1.
+		sy, ok := s.cache[r.Stack0]
 		if !ok {
+			stk := r.Stack()
 			sy = symbolised{}
 			// The stack is fn's when callUnderTest called fn itself: a
 			// parallel Check of another function passes through
@@ -357,7 +477,7 @@ func (s *symbols) heapByStack(ignore []string) map[string]*usage {
 					break
 				}
 			}
-			s.cache[k] = sy
+			s.cache[r.Stack0] = sy
 		}
 		if !sy.mine || ignored(sy.frames, ignore) {
 			continue
@@ -374,35 +494,82 @@ func (s *symbols) heapByStack(ignore []string) map[string]*usage {
 	return out
 }
 
-func stackKey(stk []uintptr) string {
-	b := make([]byte, 0, 8*len(stk))
-	for _, pc := range stk {
-		b = binary.LittleEndian.AppendUint64(b, uint64(pc))
-	}
-	return string(b)
-}
-
-// symbolise returns the stack's frames up to fn's frame, leaf first, with
-// the runtime's allocation frames at the leaf hidden, and whether the stack
-// passes through fn at all.
+// symbolise returns the stack's frames up to fn's frame, leaf first, from
+// the first frame outside the standard library (all of them when every
+// frame is the standard library's), and whether the stack passes through
+// fn at all. Stacks that differ only inside the standard library —
+// growslice against newobject, a map's grow against its split — become
+// one: they are the same retention seen from the caller's code.
 func symbolise(stk []uintptr) ([]string, bool) {
 	var frames []string
+	first := -1
 	it := runtime.CallersFrames(stk)
 	for {
 		f, more := it.Next()
 		if f.Function == callUnderTestName {
-			for i, s := range frames {
-				if !strings.HasPrefix(s, "runtime.") && !strings.HasPrefix(s, "internal/runtime/") {
-					return frames[i:], true
-				}
+			if first < 0 {
+				return frames, true
 			}
-			return frames, true
+			return frames[first:], true
+		}
+		if first < 0 && !stdFrame(f.Function, f.File) {
+			first = len(frames)
 		}
 		frames = append(frames, fmt.Sprintf("%s %s:%d", f.Function, f.File, f.Line))
 		if !more {
 			return nil, false
 		}
 	}
+}
+
+// trimStd drops the leading standard-library frames of a leaf-first
+// goroutine stack (runtime.gopark, runtime.chanrecv, sync.(*Cond).Wait…).
+// A goroutine that runs only standard-library code (net/http's connection
+// loops) keeps its frames from the first one outside the runtime's own
+// packages: where it waits is then the most telling frame.
+func trimStd(frames, funcs, files []string) []string {
+	for i := range frames {
+		if !stdFrame(funcs[i], files[i]) {
+			return frames[i:]
+		}
+	}
+	for i, f := range funcs {
+		if !strings.HasPrefix(f, "runtime.") && !strings.HasPrefix(f, "internal/") {
+			return frames[i:]
+		}
+	}
+	return frames
+}
+
+// goroot is the source directory the standard library was compiled from,
+// as the binary records it; "" when it was built with -trimpath.
+var goroot = func() string {
+	pc := reflect.ValueOf(runtime.GC).Pointer()
+	file, _ := runtime.FuncForPC(pc).FileLine(pc)
+	if i := strings.LastIndex(file, "runtime/"); i > 0 {
+		return file[:i]
+	}
+	return ""
+}()
+
+// stdFrame reports whether a frame is the standard library's (runtime,
+// internal/…, sync, net/http…): by its source file when the binary records
+// where the standard library's sources were, else by its import path,
+// whose first element has no dot in the standard library.
+func stdFrame(function, file string) bool {
+	if goroot != "" {
+		return strings.HasPrefix(file, goroot)
+	}
+	path := function
+	if i := strings.LastIndexByte(path, '/'); i >= 0 {
+		if j := strings.IndexByte(path[i:], '.'); j >= 0 {
+			path = path[:i+j]
+		}
+	} else if j := strings.IndexByte(path, '.'); j >= 0 {
+		path = path[:j]
+	}
+	elem, _, _ := strings.Cut(path, "/")
+	return elem != "main" && !strings.Contains(elem, ".")
 }
 
 func ignored(frames []string, ignore []string) bool {
@@ -433,11 +600,13 @@ func goroutinesBySite(id string, ignore []string) (map[string]*usage, error) {
 		if vals := s.Label[labelKey]; len(vals) == 0 || vals[0] != id {
 			continue
 		}
-		var frames []string
+		var frames, funcs, files []string
 		for _, loc := range s.Location {
 			for _, l := range loc.Line {
 				if l.Function != nil && l.Function.Name != "runtime.goexit" {
 					frames = append(frames, fmt.Sprintf("%s %s:%d", l.Function.Name, l.Function.Filename, l.Line))
+					funcs = append(funcs, l.Function.Name)
+					files = append(files, l.Function.Filename)
 				}
 			}
 		}
@@ -445,11 +614,12 @@ func goroutinesBySite(id string, ignore []string) (map[string]*usage, error) {
 			continue
 		}
 		// The outermost frame is the function the goroutine was started
-		// with: the creation site.
+		// with: the creation site. Where it is blocked is reported from
+		// the first frame of the caller's code, not runtime.gopark.
 		site := frames[len(frames)-1]
 		u := out[site]
 		if u == nil {
-			u = &usage{frames: frames}
+			u = &usage{frames: trimStd(frames, funcs, files)}
 			out[site] = u
 		}
 		u.objects += float64(s.Value[0])
@@ -458,9 +628,15 @@ func goroutinesBySite(id string, ignore []string) (map[string]*usage, error) {
 	return out, nil
 }
 
-// grow tests every key's series over the measured rounds for persistent
-// growth, with a Bonferroni correction over the keys tested.
-func grow(rounds []map[string]*usage, cfg config, goroutines bool) []Leak {
+// grow tests every key's series, observed after calls x, for growth that
+// persists over the whole run: the series must rise significantly in the
+// first half of the rounds and in the second half, each by the trend test
+// in trendP (an intersection–union test, so the p-value is the larger of
+// the two). A bounded cache filling up, a buffer growing to its working
+// size, a one-time step anywhere: none of them rises in both halves. The
+// p-values are Bonferroni-adjusted over every key seen and compared with
+// alpha.
+func grow(x []float64, rounds []map[string]*usage, cfg config, alpha float64, goroutines bool) []Leak {
 	if len(rounds) == 0 {
 		return nil
 	}
@@ -470,60 +646,78 @@ func grow(rounds []map[string]*usage, cfg config, goroutines bool) []Leak {
 			keys[k] = u.frames
 		}
 	}
-	type cand struct {
-		key     string
-		p       float64
-		perCall float64
-		perObj  float64
-	}
-	var cands []cand
-	x := make([]float64, len(rounds))
-	for i := range x {
-		x[i] = float64((i + 1) * cfg.calls)
-	}
-	for k := range keys {
-		y := make([]float64, len(rounds))
-		o := make([]float64, len(rounds))
+	n := len(rounds)
+	var leaks []Leak
+	y := make([]float64, n)
+	o := make([]float64, n)
+	for k, frames := range keys {
 		for i, r := range rounds {
+			y[i], o[i] = 0, 0
 			if u := r[k]; u != nil {
 				y[i], o[i] = u.bytes, u.objects
 			}
 		}
-		if y[len(y)-1] <= y[0] {
-			continue // cannot be persistent growth
-		}
-		perCall := (y[len(y)-1] - y[0]) / (x[len(x)-1] - x[0])
-		if !goroutines && perCall < cfg.minBytesPerCall {
+		perCall := (y[n-1] - y[0]) / (x[n-1] - x[0])
+		if perCall <= 0 || (!goroutines && perCall < cfg.minBytesPerCall) {
 			continue
 		}
-		// Counts are exact at MemProfileRate 1; the floor only keeps a
-		// perfectly regular series from a zero variance.
-		g := stats.GrowthAt(x, y, 0.25)
-		// Exact counts make lumpy growth common (a slice's backing array
-		// doubles amid steady retention); the sign test sees through the
-		// lumps, the trend tests through occasional dips. Either may
-		// decide, Bonferroni over the two; both halves must still grow.
-		h := len(y) / 2
-		p := g.P
-		if y[h] > y[0] && y[len(y)-1] > y[h] {
-			p = math.Min(1, 2*math.Min(g.P, stats.SignP(y)))
-		}
-		cands = append(cands, cand{k, p, (y[len(y)-1] - y[0]) / (x[len(x)-1] - x[0]), (o[len(o)-1] - o[0]) / (x[len(x)-1] - x[0])})
-	}
-	alpha := 1 - cfg.confidence
-	var leaks []Leak
-	for _, c := range cands {
-		adj := math.Min(1, c.p*float64(len(cands)))
+		p := math.Max(trendP(y[:n/2]), trendP(y[n/2:]))
+		adj := math.Min(1, p*float64(len(keys)))
 		if adj > alpha {
 			continue
 		}
 		leaks = append(leaks, Leak{
 			Goroutine:      goroutines,
-			Frames:         keys[c.key],
-			PerCall:        c.perCall,
-			ObjectsPerCall: c.perObj,
+			Frames:         frames,
+			PerCall:        perCall,
+			ObjectsPerCall: (o[n-1] - o[0]) / (x[n-1] - x[0]),
 			Confidence:     1 - adj,
 		})
 	}
 	return leaks
+}
+
+// trendP is the one-sided p-value of the Mann–Kendall test for an upward
+// trend in y against its order. The null is that the values are
+// exchangeable — what stays in a bounded footprint looks the same after
+// any number of calls — under which S, the number of later-larger pairs
+// minus later-smaller pairs, has mean 0 and the tie-corrected variance
+// below exactly. Only ranks count: a slice's backing array that doubles,
+// leaving runs of equal values between steps, is as strong evidence as a
+// straight line once the steps recur. S is referred to the normal
+// distribution with a continuity correction; S's own tails are lighter
+// than the normal's, so the p-value errs large.
+func trendP(y []float64) float64 {
+	n := len(y)
+	var s float64
+	for i := range n {
+		for j := i + 1; j < n; j++ {
+			switch {
+			case y[j] > y[i]:
+				s++
+			case y[j] < y[i]:
+				s--
+			}
+		}
+	}
+	if s <= 0 {
+		return 1
+	}
+	nf := float64(n)
+	v := nf * (nf - 1) * (2*nf + 5)
+	sorted := slices.Clone(y)
+	slices.Sort(sorted)
+	for i := 0; i < n; {
+		j := i
+		for j < n && sorted[j] == sorted[i] {
+			j++
+		}
+		t := float64(j - i)
+		v -= t * (t - 1) * (2*t + 5)
+		i = j
+	}
+	if v <= 0 {
+		return 1
+	}
+	return distuv.UnitNormal.Survival((s - 1) / math.Sqrt(v/18))
 }

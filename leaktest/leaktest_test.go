@@ -2,27 +2,18 @@ package leaktest
 
 import (
 	"fmt"
-	"strings"
 	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 )
 
-// Leaky and benign code under test. Package-level state is reset by each
-// test that uses it.
+// Code under test shared by the tests below; the matrices of leak forms
+// and benign forms are in forms_test.go.
 
 var sink [][]byte
 
 func appendGlobal() { sink = append(sink, make([]byte, 256)) }
-
-var registry = map[int][]byte{}
-var nextID int
-
-func mapNeverPruned() {
-	nextID++
-	registry[nextID] = make([]byte, 128)
-}
 
 var block = make(chan struct{})
 
@@ -33,47 +24,6 @@ func goroutineBlockedWithBuffer() {
 		<-ch // never closed while measured: the goroutine and its buffer live on
 		_ = buf
 	}()
-}
-
-var calls int
-
-func leakEveryTenthCall() {
-	calls++
-	if calls%10 == 0 {
-		sink = append(sink, make([]byte, 512))
-	}
-}
-
-var (
-	once     sync.Once
-	initOnce []byte
-)
-
-func onceInit() { once.Do(func() { initOnce = make([]byte, 1<<20) }) }
-
-var lazy map[string][]byte
-
-func lazyPackageCache() {
-	if lazy == nil {
-		lazy = map[string][]byte{}
-		for i := range 50 {
-			lazy[fmt.Sprint(i)] = make([]byte, 64)
-		}
-	}
-	_ = lazy["7"]
-}
-
-type bounded struct {
-	mu    sync.Mutex
-	slots [100][]byte
-	n     int
-}
-
-func (b *bounded) put() {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.slots[b.n%len(b.slots)] = make([]byte, 200)
-	b.n++
 }
 
 var pool = sync.Pool{New: func() any { return make([]byte, 4096) }}
@@ -106,66 +56,6 @@ func (r *recorder) Error(args ...any) {
 	r.msg = fmt.Sprint(args...)
 }
 
-func TestCheckCatchesLeaks(t *testing.T) {
-	tests := []struct {
-		name      string
-		fn        func()
-		goroutine bool
-		leaf      string
-	}{
-		{"global slice append", appendGlobal, false, "leaktest.appendGlobal"},
-		{"map never pruned", mapNeverPruned, false, "leaktest.mapNeverPruned"},
-		{"goroutine blocked forever holding a buffer", goroutineBlockedWithBuffer, true, "leaktest.goroutineBlockedWithBuffer.func1"},
-		{"leak on every 10th call", leakEveryTenthCall, false, "leaktest.leakEveryTenthCall"},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			sink, registry, nextID, calls = nil, map[int][]byte{}, 0, 0
-			t.Cleanup(func() { close(block); block = make(chan struct{}) }) // release the leaked goroutines
-			r := &recorder{TB: t}
-			Check(r, tc.fn)
-			require.True(t, r.failed, "leak not reported")
-			require.Contains(t, r.msg, tc.leaf)
-			err := Find(tc.fn)
-			var le *Error
-			require.ErrorAs(t, err, &le)
-			found := false
-			for _, l := range le.Leaks {
-				if l.Goroutine == tc.goroutine && strings.Contains(strings.Join(l.Frames, "\n"), tc.leaf) {
-					found = true
-					require.Positive(t, l.PerCall)
-					require.GreaterOrEqual(t, l.Confidence, 0.999)
-				}
-			}
-			require.True(t, found, "%v", err)
-		})
-	}
-}
-
-func TestCheckPassesBenignCode(t *testing.T) {
-	b := new(bounded)
-	tests := []struct {
-		name string
-		fn   func()
-	}{
-		{"sync.Once initialisation", onceInit},
-		{"lazily filled package cache", lazyPackageCache},
-		{"bounded cache filling during warm-up", b.put},
-		{"sync.Pool", usePool},
-		{"allocates heavily, retains nothing", churnOnly},
-		{"short-lived goroutine", func() {
-			done := make(chan struct{})
-			go func() { close(done) }()
-			<-done
-		}},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			require.NoError(t, Find(tc.fn))
-		})
-	}
-}
-
 func TestIgnoreFunctionAndFloor(t *testing.T) {
 	sink = nil
 	require.NoError(t, Find(appendGlobal, IgnoreFunction("github.com/leakguard/leakguard/leaktest.appendGlobal")))
@@ -184,6 +74,7 @@ func TestOptionsRejected(t *testing.T) {
 	}{
 		{Rounds(-1, 16), "Rounds"},
 		{Rounds(2, 3), "Rounds"},
+		{Rounds(2, 15), "Rounds"},
 		{CallsPerRound(0), "CallsPerRound"},
 		{Confidence(1), "Confidence"},
 		{IgnoreFunction(""), "IgnoreFunction"},
