@@ -14,9 +14,4 @@
 // looks, or of stacks) so that the total never exceeds it, however long a
 // run lasts: the basis of the detector's anytime-valid, family-wise
 // guarantee.
-//
-// Trend, TrendAt, DriftAt, Growth and GrowthAt are regression tests for a
-// positive trend in a series of real values, with the standard error
-// widened for serial correlation; SignP is an exact sign test. package
-// leaktest uses them on per-round live bytes.
 package stats

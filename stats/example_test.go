@@ -2,26 +2,17 @@ package stats_test
 
 import (
 	"fmt"
-	"math/rand/v2"
 
 	"github.com/leakguard/leakguard/stats"
 )
-
-// Growth separates growth that persists up to now from growth that
-// stopped: a leak, and a cache that warmed up and then held steady.
-func ExampleGrowth() {
-	rng := rand.New(rand.NewPCG(1, 1))
-	leak := make([]float64, 48)
-	warmed := make([]float64, 48)
-	for i := range leak {
-		leak[i] = float64(i)*1e4 + rng.NormFloat64()*1e4
-		warmed[i] = float64(min(i, 20))*3e4 + rng.NormFloat64()*1e4
-	}
-	fmt.Printf("leak:   P < 0.001: %v\n", stats.Growth(leak, 0).P < 0.001)
-	fmt.Printf("warmed: P < 0.001: %v\n", stats.Growth(warmed, 0).P < 0.001)
-	// Output:
-	// leak:   P < 0.001: true
-	// warmed: P < 0.001: false
+// A stack that only retained 20 sampled objects, and one that kept 20 more
+// than it freed among 200 births and deaths: the same rise, far less
+// evidence.
+func ExampleRise() {
+	pure := stats.Rise{Events: 20, Rise: 20}
+	churn := stats.Rise{Events: 200, Rise: 20}
+	fmt.Printf("pure %.1e, under churn %.3f, smallest possible with 200 events %.1e\n", pure.P(), churn.P(), churn.MinP())
+	// Output: pure 9.5e-07, under churn 0.089, smallest possible with 200 events 6.2e-61
 }
 
 // Alpha spending gives each stack and each look a fixed share of the
