@@ -5,6 +5,7 @@ import (
 
 	"github.com/leakguard/leakguard/stats"
 )
+
 // A stack that only retained 20 sampled objects, and one that kept 20 more
 // than it freed among 200 births and deaths: the same rise, far less
 // evidence.
