@@ -56,7 +56,7 @@ func TestStartStopLeaksNothing(t *testing.T) {
 		g, err := Start(WithInterval(time.Hour), WithLogger(quietLogger()))
 		require.NoError(t, err)
 		require.NoError(t, g.Stop())
-	}, leaktest.Rounds(3, 8))
+	}, leaktest.Rounds(1, 16), leaktest.CallsPerRound(2))
 }
 
 // TestTwoGuardsAreIndependent documents Start twice in one process: two
