@@ -1,6 +1,7 @@
 package realleaks
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"errors"
@@ -64,7 +65,8 @@ var cases = []leakCase{
 	},
 }
 
-// guardCase is the case also run in-process under a leakguard Guard.
+// guardCase is the case also run in-process under a leakguard Guard, and
+// watched live by leakguard watch on its /debug/pprof/heap.
 const guardCase = "mcpsession"
 
 // flag is one alert or suspect, from the CLI's JSON or the Guard's report.
@@ -151,14 +153,14 @@ func TestRealLeaks(t *testing.T) {
 	require.NoError(t, err)
 
 	start := time.Now()
-	cli := filepath.Join(work, "leakguard")
+	cli := filepath.Join(work, "bin", "leakguard")
 	run(t, root, "go", "build", "-o", cli, "./cmd/leakguard")
 
 	var rows []outcome
 	for _, c := range cases {
 		bin := map[string]string{}
 		for _, v := range []string{"leaky", "fixed"} {
-			bin[v] = filepath.Join(work, c.Dir+"-"+v)
+			bin[v] = filepath.Join(work, "bin", c.Dir+"-"+v)
 			args := []string{"build", "-o", bin[v]}
 			if v == "leaky" {
 				args = append(args, "-modfile=leaky.mod")
@@ -168,7 +170,7 @@ func TestRealLeaks(t *testing.T) {
 		type job struct{ version, via string }
 		jobs := []job{{"leaky", "analyze"}, {"fixed", "analyze"}}
 		if c.Dir == guardCase {
-			jobs = append(jobs, job{"leaky", "Guard"}, job{"fixed", "Guard"})
+			jobs = append(jobs, job{"leaky", "Guard"}, job{"fixed", "Guard"}, job{"leaky", "watch"}, job{"fixed", "watch"})
 		}
 		// Two drivers at a time: the leaky and the fixed release side by side.
 		for i := 0; i < len(jobs); i += 2 {
@@ -243,6 +245,9 @@ func drive(c leakCase, version, via, bin, cli, work, duration, interval string) 
 		o.score(r.Suspects, c)
 		return o, nil
 	}
+	if via == "watch" {
+		return watch(o, c, name, bin, cli, work, duration, interval, args)
+	}
 	dir := filepath.Join(work, name)
 	if err := os.RemoveAll(dir); err != nil {
 		return o, err
@@ -250,7 +255,44 @@ func drive(c leakCase, version, via, bin, cli, work, duration, interval string) 
 	if err := runE(".", bin, append(args, "-out", dir)...); err != nil {
 		return o, err
 	}
-	cmd := exec.Command(cli, "analyze", "--format", "json", dir)
+	return judge(o, c, dir+".json", exec.Command(cli, "analyze", "--format", "json", dir))
+}
+
+// watch runs the driver serving /debug/pprof and leakguard watch on it, for
+// the driver's duration less a few seconds, at a horizon of 0.4 × duration.
+func watch(o outcome, c leakCase, name, bin, cli, work, duration, interval string, args []string) (outcome, error) {
+	d, err := time.ParseDuration(duration)
+	if err != nil {
+		return o, err
+	}
+	drv := exec.Command(bin, append(args, "-serve")...)
+	var drvErr bytes.Buffer
+	drv.Stderr = &drvErr
+	stdout, err := drv.StdoutPipe()
+	if err != nil {
+		return o, err
+	}
+	if err := drv.Start(); err != nil {
+		return o, err
+	}
+	url, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil {
+		drv.Process.Kill()
+		drv.Wait()
+		return o, fmt.Errorf("%s: reading its pprof URL: %w: %s", bin, err, drvErr.String())
+	}
+	horizon := time.Duration(0.4 * float64(d))
+	o, err = judge(o, c, filepath.Join(work, name+"-watch.json"), exec.Command(cli, "watch", "--format", "json",
+		"--interval", interval, "--duration", (d-5*time.Second).String(), "--horizon", horizon.String(), "--progress", "0", strings.TrimSpace(url)))
+	if werr := drv.Wait(); werr != nil && err == nil {
+		err = fmt.Errorf("%s: %w: %s", bin, werr, drvErr.String())
+	}
+	return o, err
+}
+
+// judge runs a leakguard command with --format json, keeps its output in
+// file and scores it.
+func judge(o outcome, c leakCase, file string, cmd *exec.Cmd) (outcome, error) {
 	var out, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &stderr
 	err := cmd.Run()
@@ -262,9 +304,9 @@ func drive(c leakCase, version, via, bin, cli, work, duration, interval string) 
 		return o, err
 	}
 	if o.Exit != 0 && o.Exit != 1 {
-		return o, fmt.Errorf("leakguard analyze %s: exit %d: %s", dir, o.Exit, stderr.String())
+		return o, fmt.Errorf("%s: exit %d: %s", cmd, o.Exit, stderr.String())
 	}
-	if err := os.WriteFile(dir+".json", out.Bytes(), 0o644); err != nil {
+	if err := os.WriteFile(file, out.Bytes(), 0o644); err != nil {
 		return o, err
 	}
 	var r struct {
@@ -273,7 +315,7 @@ func drive(c leakCase, version, via, bin, cli, work, duration, interval string) 
 		Suspects []flag `json:"suspects"` // when the CLI reports them
 	}
 	if err := json.Unmarshal(out.Bytes(), &r); err != nil {
-		return o, fmt.Errorf("leakguard analyze %s: %w", dir, err)
+		return o, fmt.Errorf("%s: %w", cmd, err)
 	}
 	o.Profiles = r.Profiles
 	o.score(r.Alerts, c)

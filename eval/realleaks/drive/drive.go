@@ -15,6 +15,9 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net"
+	"net/http"
+	httppprof "net/http/pprof"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -47,6 +50,7 @@ type Config struct {
 	Clients  int           // concurrent clients
 	Out      string        // directory for heap profiles; empty: none
 	Guard    string        // file for the in-process Guard's Report (JSON); empty: no Guard
+	Serve    bool          // serve net/http/pprof on 127.0.0.1:0, its heap URL printed as stdout's first line
 	Horizon  time.Duration // the Guard's horizon; 0: 0.4 × Duration
 }
 
@@ -61,9 +65,10 @@ func Main(name string, setup Setup) {
 	flag.StringVar(&c.Out, "out", "", "store heap profiles heap-NNNN.pb.gz in this directory")
 	flag.StringVar(&c.Guard, "guard", "", "run a leakguard Guard in-process and write its final Report (JSON) to this file")
 	flag.DurationVar(&c.Horizon, "horizon", 0, "the Guard's horizon (default 0.4 × -duration)")
+	flag.BoolVar(&c.Serve, "serve", false, "serve net/http/pprof on 127.0.0.1:0 and print its /debug/pprof/heap URL as stdout's first line")
 	flag.Parse()
-	if c.Duration <= 0 || c.Interval <= 0 || c.Rate <= 0 || c.Clients <= 0 || (c.Out == "" && c.Guard == "") {
-		fmt.Fprintf(os.Stderr, "%s: need positive -duration, -interval, -rate, -clients and one of -out, -guard\n", name)
+	if c.Duration <= 0 || c.Interval <= 0 || c.Rate <= 0 || c.Clients <= 0 || (c.Out == "" && c.Guard == "" && !c.Serve) {
+		fmt.Fprintf(os.Stderr, "%s: need positive -duration, -interval, -rate, -clients and one of -out, -guard, -serve\n", name)
 		os.Exit(2)
 	}
 	runtime.MemProfileRate = MemProfileRate
@@ -100,6 +105,18 @@ func Run(ctx context.Context, c Config, setup Setup) (Stats, error) {
 		}
 		defer g.Stop()
 	}
+	if c.Serve {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return st, err
+		}
+		mux := http.NewServeMux()
+		mux.HandleFunc("/debug/pprof/", httppprof.Index)
+		srv := &http.Server{Handler: mux}
+		go srv.Serve(ln)
+		defer srv.Close()
+		fmt.Printf("http://%s/debug/pprof/heap\n", ln.Addr())
+	}
 	ctx, cancel := context.WithTimeout(ctx, c.Duration)
 	defer cancel()
 	req, stop, err := setup(ctx)
@@ -109,7 +126,8 @@ func Run(ctx context.Context, c Config, setup Setup) (Stats, error) {
 	defer stop()
 
 	var requests, failed atomic.Int64
-	var firstErr atomic.Value
+	var errMu sync.Mutex
+	var firstErr error
 	var wg sync.WaitGroup
 	per := time.Duration(float64(time.Second) * float64(c.Clients) / c.Rate)
 	for range c.Clients {
@@ -124,7 +142,11 @@ func Run(ctx context.Context, c Config, setup Setup) (Stats, error) {
 				}
 				if err := req(ctx); err != nil && ctx.Err() == nil {
 					failed.Add(1)
-					firstErr.CompareAndSwap(nil, err)
+					errMu.Lock()
+					if firstErr == nil {
+						firstErr = err
+					}
+					errMu.Unlock()
 				}
 				requests.Add(1)
 			}
@@ -166,8 +188,10 @@ func Run(ctx context.Context, c Config, setup Setup) (Stats, error) {
 		return st, perr
 	}
 	if st.Failed*100 > st.Requests {
-		e, _ := firstErr.Load().(error)
-		return st, fmt.Errorf("%d of %d requests failed, first: %v", st.Failed, st.Requests, e)
+		return st, fmt.Errorf("%d of %d requests failed, first: %v", st.Failed, st.Requests, firstErr)
+	}
+	if firstErr != nil {
+		fmt.Fprintf(os.Stderr, "%d of %d requests failed, first: %v\n", st.Failed, st.Requests, firstErr)
 	}
 	if st.Requests == 0 {
 		return st, errors.New("no request completed")
