@@ -36,7 +36,7 @@ import (
 const buckets = 8
 
 // replicas is how many buckets a request reads (an object and its copies).
-const replicas = 4
+const replicas = 8
 
 // credentials is what the cache holds per bucket.
 type credentials struct {
@@ -70,7 +70,7 @@ func (p *provider) retrieve(bucket string) (*credentials, error) {
 
 // createSession stands for the CreateSession call: it mints credentials.
 func createSession() (*credentials, error) {
-	tok := make([]byte, 512)
+	tok := make([]byte, 128)
 	if _, err := cryptorand(tok); err != nil {
 		return nil, err
 	}
@@ -90,7 +90,7 @@ func main() {
 		p := &provider{cache: lru.New(64), ttl: 0}
 		mux := http.NewServeMux()
 		mux.HandleFunc("GET /{bucket}/{key}", func(w http.ResponseWriter, r *http.Request) {
-			// The object and its replicas: credentials for four buckets.
+			// The object and its replicas: credentials for every bucket.
 			b, err := strconv.Atoi(r.PathValue("bucket"))
 			if err != nil {
 				http.Error(w, err.Error(), http.StatusBadRequest)
