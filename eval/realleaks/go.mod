@@ -1,0 +1,17 @@
+module github.com/leakguard/leakguard/eval/realleaks
+
+go 1.26.0
+
+require (
+	github.com/leakguard/leakguard v0.0.0
+	github.com/stretchr/testify v1.12.1
+)
+
+require (
+	github.com/google/pprof v0.0.0-20261105003125-4bf881d7fb0b // indirect
+	github.com/hashicorp/golang-lru/v2 v2.0.7 // indirect
+	go.yaml.in/yaml/v3 v3.0.5 // indirect
+	gonum.org/v1/gonum v0.17.0 // indirect
+)
+
+replace github.com/leakguard/leakguard => ../..
