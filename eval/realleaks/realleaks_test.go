@@ -238,7 +238,9 @@ func drive(c leakCase, version, via, bin, cli, work, duration, interval string) 
 		}
 		var r struct {
 			Report struct {
-				Samples int `json:"samples"`
+				Stats struct {
+					Samples int `json:"samples"`
+				} `json:"stats"`
 			} `json:"report"`
 			Alerts   []flag `json:"alerts"`
 			Suspects []flag `json:"suspects"`
@@ -250,7 +252,7 @@ func drive(c leakCase, version, via, bin, cli, work, duration, interval string) 
 		if err := json.Unmarshal(b, &r); err != nil {
 			return o, fmt.Errorf("%s: %w", report, err)
 		}
-		o.Profiles, o.Exit = r.Report.Samples, -1
+		o.Profiles, o.Exit = r.Report.Stats.Samples, -1
 		o.score(r.Alerts, c)
 		o.score(r.Suspects, c)
 		return o, nil

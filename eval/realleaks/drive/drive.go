@@ -15,6 +15,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	httppprof "net/http/pprof"
@@ -214,24 +215,36 @@ func writeProfile(path string) error {
 }
 
 // GuardResult is what a driver run with -guard writes: the Guard's Report,
-// its Alerts, and its suspects (the Report's top patterns at severity
-// suspect).
+// its Alerts, and its suspects.
 type GuardResult struct {
-	Report   leakguard.Report    `json:"report"`
-	Alerts   []leakguard.Alert   `json:"alerts"`
-	Suspects []leakguard.Pattern `json:"suspects"`
+	Report   leakguard.Report  `json:"report"`
+	Alerts   []leakguard.Alert `json:"alerts"`
+	Suspects []leakguard.Alert `json:"suspects"`
 }
 
 func writeReport(path string, g *leakguard.Guard) error {
-	r := GuardResult{Report: g.Report(), Alerts: g.Alerts()}
-	for _, p := range r.Report.Top {
-		if p.Severity == leakguard.SeveritySuspect {
-			r.Suspects = append(r.Suspects, p)
-		}
-	}
+	r := GuardResult{Report: g.Report(), Alerts: g.Alerts(), Suspects: g.Suspects()}
 	b, err := json.Marshal(r)
 	if err != nil {
 		return err
 	}
 	return os.WriteFile(path, b, 0o644)
+}
+
+// Do makes one request as a client of the driven service: it sends r,
+// reads the whole body (so the connection is reused) and returns an error
+// for a status other than 200 OK.
+func Do(client *http.Client, r *http.Request) error {
+	resp, err := client.Do(r)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if _, err := io.Copy(io.Discard, resp.Body); err != nil {
+		return err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return errors.New(resp.Status)
+	}
+	return nil
 }

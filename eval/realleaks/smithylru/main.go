@@ -15,9 +15,7 @@ import (
 	"context"
 	crand "crypto/rand"
 	"encoding/hex"
-	"errors"
 	"fmt"
-	"io"
 	mrand "math/rand/v2"
 	"net"
 	"net/http"
@@ -119,18 +117,7 @@ func main() {
 			if err != nil {
 				return err
 			}
-			resp, err := client.Do(r)
-			if err != nil {
-				return err
-			}
-			defer resp.Body.Close()
-			if _, err := io.Copy(io.Discard, resp.Body); err != nil {
-				return err
-			}
-			if resp.StatusCode != http.StatusOK {
-				return errors.New(resp.Status)
-			}
-			return nil
+			return drive.Do(client, r)
 		}
 		return req, func() { srv.Close() }, nil
 	})

@@ -12,9 +12,7 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"sync/atomic"
@@ -61,18 +59,7 @@ func main() {
 			if err != nil {
 				return err
 			}
-			resp, err := client.Do(r)
-			if err != nil {
-				return err
-			}
-			defer resp.Body.Close()
-			if _, err := io.Copy(io.Discard, resp.Body); err != nil {
-				return err
-			}
-			if resp.StatusCode != http.StatusOK {
-				return errors.New(resp.Status)
-			}
-			return nil
+			return drive.Do(client, r)
 		}
 		return req, func() { srv.Close(); bus.Close() }, nil
 	})
