@@ -3,6 +3,7 @@ package leakguard
 import (
 	"context"
 	"fmt"
+	"github.com/leakguard/leakguard/internal/cputime"
 	"os"
 	"os/exec"
 	"runtime"
@@ -130,10 +131,10 @@ func BenchmarkGuardCycle(b *testing.B) {
 			for b.Loop() {
 				b.StopTimer()
 				runtime.GC()
-				start := cpuTime()
+				start := cputime.Used()
 				b.StartTimer()
 				g.cycle(context.Background(), failing)
-				cpu += cpuTime() - start
+				cpu += cputime.Used() - start
 			}
 			b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N), "cpu-ns/op")
 			runtime.KeepAlive(keep)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"github.com/leakguard/leakguard/internal/cputime"
 	"io"
 	"math/rand/v2"
 	"runtime"
@@ -68,10 +69,10 @@ func cost(w io.Writer, short bool) error {
 		var spent, cpu time.Duration
 		for i := warm; i < warm+timed; i++ {
 			syntheticSample(&s, rng, 1, n, i)
-			start, startCPU := time.Now(), cpuTime()
+			start, startCPU := time.Now(), cputime.Used()
 			det.Observe(&s)
 			spent += time.Since(start)
-			cpu += cpuTime() - startCPU
+			cpu += cputime.Used() - startCPU
 		}
 		per := spent / time.Duration(timed)
 		st := det.Stats()
