@@ -3,7 +3,6 @@ package leakguard
 import (
 	"context"
 	"fmt"
-	"github.com/leakguard/leakguard/internal/cputime"
 	"os"
 	"os/exec"
 	"runtime"
@@ -11,6 +10,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/leakguard/leakguard/internal/cputime"
 )
 
 // treeDepth gives 2^16 = 65,536 leaves, each reached by its own call path.

@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"github.com/leakguard/leakguard/internal/cputime"
 	"io"
 	"math/rand/v2"
 	"runtime"
@@ -10,6 +9,7 @@ import (
 	"time"
 
 	"github.com/leakguard/leakguard"
+	"github.com/leakguard/leakguard/internal/cputime"
 	"github.com/leakguard/leakguard/sampler"
 )
 
