@@ -58,7 +58,6 @@ type Detector struct {
 	// scratch buffers keep the per-cycle path allocation-free.
 	blocks []storage.Count
 	starts []int
-	times  []float64
 	cands  []candidate
 	minPs  []float64
 }
@@ -66,10 +65,8 @@ type Detector struct {
 // lookSummary describes the newest look, for reports that must say how much
 // evidence there was when nothing could be decided.
 type lookSummary struct {
-	index    int
 	span     time.Duration
 	testable int
-	suspects int
 }
 
 type family struct {
@@ -393,7 +390,7 @@ func (d *Detector) look(f *family, s *sampler.Sample, idx int, final bool) []Ale
 	// benign growth phases fall at different times, so its own growth can
 	// outlast the horizon with no stack's doing so.
 
-	sum := lookSummary{index: idx}
+	var sum lookSummary
 	if t := f.times[0]; len(t) > 0 {
 		sum.span = seconds(t[len(t)-1])
 	}
@@ -440,7 +437,6 @@ func (d *Detector) look(f *family, s *sampler.Sample, idx int, final bool) []Ale
 		ser := c.ser
 		switch c.kind {
 		case persistence:
-			sum.testable++
 			// The adjusted p-value is the p-value times the divisor of the
 			// tier the test reached, over the look's share of the budget.
 			adj, sev := 1.0, SeverityNone
@@ -482,18 +478,16 @@ func (d *Detector) look(f *family, s *sampler.Sample, idx int, final bool) []Ale
 			}
 		}
 	}
-	visit := func(_ uint64, ser *series) bool {
-		if ser.suspect != nil {
-			sum.suspects++
-			if d.cfg.suspectAlerts && ser.severity < SeveritySuspect {
+	if d.cfg.suspectAlerts {
+		f.store.Range(func(_ uint64, ser *series) bool {
+			if ser.suspect != nil && ser.severity < SeveritySuspect {
 				ser.severity = SeveritySuspect
 				raised = append(raised, d.alert(ser, SeveritySuspect, ser.suspect))
 			}
-		}
-		return true
+			return true
+		})
 	}
-	f.store.Range(visit)
-	visit(0, f.total)
+	sum.testable = persist
 	d.lastLook = sum
 	clear(d.cands) // the scratch must not keep evicted series reachable
 	return raised

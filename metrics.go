@@ -55,6 +55,14 @@ func (g *Guard) Stats() Stats {
 	g.mu.Lock()
 	st := g.det.Stats()
 	g.mu.Unlock()
+	g.addCounters(&st)
+	return st
+}
+
+// addCounters fills in what the Guard counts beside its Detector's
+// bookkeeping: cycles, analysis time, its measured heap, the sampler and
+// callback counters.
+func (g *Guard) addCounters(st *Stats) {
 	st.Cycles = g.cycles.Load()
 	st.LastAnalysis = time.Duration(g.lastCycle.Load())
 	if st.Samples > 0 { // every sample the Guard analysed went through Observe once
@@ -65,7 +73,6 @@ func (g *Guard) Stats() Stats {
 	st.NoNewData = g.noNewData.Load()
 	st.DroppedAlerts = g.dropped.Load()
 	st.CallbackPanics = g.panics.Load()
-	return st
 }
 
 // ExpvarName is the expvar variable under which every running Guard's

@@ -142,7 +142,9 @@ func (g *Guard) Report() Report {
 	r := g.det.report(DefaultReportTop)
 	g.mu.Unlock()
 	r.Time = time.Now()
-	r.Stats = g.Stats()
+	// The report already holds the Detector's bookkeeping: walking every
+	// stack again for Guard.Stats would double a scrape's cost.
+	g.addCounters(&r.Stats)
 	return r
 }
 

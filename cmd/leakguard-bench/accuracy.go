@@ -219,7 +219,6 @@ func accuracy(w io.Writer, short bool) error {
 type shortOutcome struct {
 	alerted, suspected    bool // the leak, at its marker
 	falseAlert, falseSusp bool // anything else
-	suspects, otherSusp   int
 }
 
 // runStored takes n heap profiles of w, 200 ms apart, and tests them the
