@@ -117,6 +117,8 @@ type Sampler struct {
 	selfBytes int64
 	gc        []metrics.Sample
 	gcStats   debug.GCStats
+	// lastStamp is the time of the collection the newest Sample describes.
+	lastStamp time.Time
 	lastGC    uint64
 	sampled   bool
 	rate      int
@@ -174,24 +176,27 @@ func (s *Sampler) Sample(ctx context.Context) (*sampler.Sample, error) {
 	if rate <= 0 {
 		return nil, errors.New("heap: heap profiling is disabled (runtime.MemProfileRate = 0)")
 	}
-	if s.cfg.forceGC || (s.cfg.maxGCAge > 0 && s.sampled && time.Since(s.gcTime()) > s.cfg.maxGCAge) {
+	if s.cfg.forceGC {
 		runtime.GC()
 	}
-	metrics.Read(s.gc)
-	var cycle uint64
-	if s.gc[0].Value.Kind() == metrics.KindUint64 {
-		cycle = s.gc[0].Value.Uint64()
-	}
+	cycle := s.gcCycle()
 	if s.sampled && cycle == s.lastGC && !s.cfg.forceGC {
-		return nil, sampler.ErrNoNewData
+		// No collection since the last Sample, whose stamp is therefore
+		// the newest collection's time: collect only when that is too old.
+		if s.cfg.maxGCAge == 0 || time.Since(s.lastStamp) <= s.cfg.maxGCAge {
+			return nil, sampler.ErrNoNewData
+		}
+		runtime.GC()
+		cycle = s.gcCycle()
 	}
 	if s.sampled && rate != s.rate {
 		// Estimates at different rates are not comparable point to point.
 		s.epoch++
 	}
 	n := s.read()
+	s.lastStamp = s.gcTime()
 	out := &sampler.Sample{
-		Time:     s.gcTime(),
+		Time:     s.lastStamp,
 		Resource: sampler.Heap,
 		Records:  make([]sampler.Record, 0, n),
 		Rate:     int64(rate),
@@ -312,6 +317,16 @@ func (s *Sampler) Release() {
 		s.records = nil
 		s.gen++
 	}
+}
+
+// gcCycle is the number of completed collections, read without stopping
+// the world.
+func (s *Sampler) gcCycle() uint64 {
+	metrics.Read(s.gc)
+	if s.gc[0].Value.Kind() == metrics.KindUint64 {
+		return s.gc[0].Value.Uint64()
+	}
+	return 0
 }
 
 // gcTime is when the most recent garbage collection ended: the heap
