@@ -60,7 +60,7 @@ func runAnalyze(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "leakguard analyze: skipped:", e)
 	}
 	all := files.Samples()
-	det, err := out.detector(all[len(all)-1].Time.Sub(all[0].Time))
+	det, err := out.detector(all[len(all)-1].Time.Sub(all[0].Time), 1)
 	if err != nil {
 		fmt.Fprintln(stderr, "leakguard analyze:", err)
 		return exitUsage
@@ -91,8 +91,6 @@ func analyzeReplicas(paths []string, opts []pprofile.FilesOption, out *outputFla
 		return exitUsage
 	}
 	dirs := slices.Sorted(maps.Keys(groups))
-	alpha := (1 - out.confidence) / float64(len(dirs))
-	warnAlpha := (1 - min(leakguard.DefaultWarningConfidence, out.confidence)) / float64(len(dirs))
 	var (
 		profiles   int
 		start, end time.Time
@@ -115,7 +113,7 @@ func analyzeReplicas(paths []string, opts []pprofile.FilesOption, out *outputFla
 		}
 		samples := files.Samples()
 		span := samples[len(samples)-1].Time.Sub(samples[0].Time)
-		det, err := leakguard.NewDetector(leakguard.WithConfidence(1-warnAlpha, 1-alpha), leakguard.WithHorizon(out.horizon.of(span)), leakguard.WithFinalLook())
+		det, err := out.detector(span, len(dirs))
 		if err != nil {
 			fmt.Fprintln(stderr, "leakguard analyze:", err)
 			return exitUsage

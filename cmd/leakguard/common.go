@@ -91,10 +91,14 @@ func (o *outputFlags) validate() error {
 	return nil
 }
 
-// detector returns a Detector for a series spanning span (0 when live).
-func (o *outputFlags) detector(span time.Duration) (*leakguard.Detector, error) {
-	warn := min(leakguard.DefaultWarningConfidence, o.confidence)
-	opts := []leakguard.Option{leakguard.WithConfidence(warn, o.confidence), leakguard.WithHorizon(o.horizon.of(span))}
+// detector returns a Detector for a series spanning span (0 when live),
+// one of replicas whose detectors share the error budget (Bonferroni: each
+// runs at α/replicas, so the family-wise guarantee covers them all).
+func (o *outputFlags) detector(span time.Duration, replicas int) (*leakguard.Detector, error) {
+	r := float64(max(replicas, 1))
+	warn := 1 - (1-min(leakguard.DefaultWarningConfidence, o.confidence))/r
+	alert := 1 - (1-o.confidence)/r
+	opts := []leakguard.Option{leakguard.WithConfidence(warn, alert), leakguard.WithHorizon(o.horizon.of(span))}
 	if span > 0 {
 		// A stored series ends: keep half the budget for its last look.
 		opts = append(opts, leakguard.WithFinalLook())
