@@ -60,6 +60,8 @@ type Detector struct {
 	starts []int
 	cands  []candidate
 	minPs  []float64
+	splits []stats.Rise // scratch: one persistence test's splits
+	queue  []int
 }
 
 // lookSummary describes the newest look, for reports that must say how much
@@ -583,41 +585,90 @@ func riseAbove(b []storage.Count, lo, hi int) (stats.Rise, int) {
 	return stats.Rise{Events: events(b[from], b[n]), Rise: int64(b[n].Live) - int64(ref)}, from
 }
 
-// persistence adds the persistence hypothesis at one level. With blocks
-// e0…en ending at times T0…Tn, it picks (from the times alone, never the
-// counts) an early piece (e0, eA] and a late piece [eB, en] with
-// T_B − T_A ≥ horizon, splitting the rest evenly; growth must be significant
-// in the early piece and, in the late piece, above the highest count reached
-// since eA. A growth that stops within the horizon cannot do both.
+// persistence adds the persistence hypothesis at one level. The null is
+// that all of the stack's growth beyond stationary churn fits in one window
+// of at most a horizon, wherever it lies; outside it the live count only
+// churns. With blocks e0…en ending at times T0…Tn, a window starting in
+// [Ta, Ta+1) leaves outside it the early piece (e0, ea] and the late piece
+// from the first block eb with Tb ≥ Ta+1 + horizon. Their rises add up —
+// the early piece's rise plus the late piece's rise above the highest count
+// reached since ea — and are tested together against their events: under
+// the null both pieces churn independently, so the births among their
+// events are at most Binomial(events, ½). The test rejects only if every
+// placement of the window is rejected (an intersection–union test over a),
+// so a warm-up, a step or a buffer reaching its high-water mark anywhere in
+// the history cannot pass, and neither can a sawtooth: at a split placed at
+// one of its troughs nothing rises. A steady leak brings the evidence of
+// its whole history but one horizon.
 func (d *Detector) persistence(f *family, ser *series, level int, b []storage.Count, horizon float64) {
 	n := len(b)
 	times := levelTimes(f, level, n)
-	last := len(b) - 1
-	target := times[0] + (times[last]-times[0]-horizon)/2
-	a := -1
-	for i := 1; i < last && times[i] <= target; i++ {
-		a = i
-	}
-	if a < 0 {
-		return
-	}
-	bi := -1
-	for i := a + 1; i < last; i++ {
-		if times[i]-times[a] >= horizon {
-			bi = i
-			break
+	last := n - 1
+	d.splits = d.splits[:0]
+	minP := 0.0
+	weakest, weakestZ := 0, math.Inf(1)
+	// late is the first block at least a horizon after Ta+1; it only moves
+	// forward as a does, and so does the window (a, late] whose highest
+	// count the late piece must rise above: a monotone queue of block
+	// indices with falling peaks gives that maximum in O(n) over all a.
+	peak := func(i int) uint32 { return max(b[i].Peak, b[i].Live) }
+	queue, head, queued := d.queue[:0], 0, 0
+	late := 1
+	for a := 0; a <= last; a++ {
+		r := stats.Rise{Events: events(b[0], b[a]), Rise: int64(b[a].Live) - int64(b[0].Live)}
+		if a < last {
+			late = max(late, a+1)
+			for late < last && times[late] < times[a+1]+horizon {
+				late++
+			}
+		}
+		if a < last && late < last && times[late] >= times[a+1]+horizon {
+			for queued < late {
+				queued++
+				for len(queue) > head && peak(queue[len(queue)-1]) <= peak(queued) {
+					queue = queue[:len(queue)-1]
+				}
+				queue = append(queue, queued)
+			}
+			for head < len(queue) && queue[head] <= a {
+				head++
+			}
+			ref := b[a].Live
+			if head < len(queue) {
+				ref = max(ref, peak(queue[head]))
+			}
+			r.Events += events(b[late], b[last])
+			r.Rise += int64(b[last].Live) - int64(ref)
+		}
+		d.splits = append(d.splits, r)
+		minP = math.Max(minP, r.MinP())
+		// The split most likely to have the largest p-value, found without
+		// the incomplete beta function.
+		z := math.Inf(-1)
+		if r.Rise > 0 && r.Events > 0 {
+			z = float64(r.Rise) / math.Sqrt(float64(r.Events))
+		}
+		if z < weakestZ {
+			weakest, weakestZ = a, z
 		}
 	}
-	if bi < 0 {
-		return
+	d.queue = queue
+	// A p-value above the loosest level any look can use decides nothing,
+	// so the other splits are computed only when the weakest-looking one
+	// could pass; then every split counts and p is exactly their maximum.
+	worst := weakest
+	p := d.splits[weakest].P()
+	if loosest := 1 - min(d.cfg.warnConf, d.cfg.alertConf); p <= loosest {
+		for a, r := range d.splits {
+			if q := r.P(); q > p {
+				p, worst = q, a
+			}
+		}
 	}
-	early := stats.Rise{Events: events(b[0], b[a]), Rise: int64(b[a].Live) - int64(b[0].Live)}
-	late, _ := riseAbove(b, a, bi)
-	minP := math.Max(early.MinP(), stats.MinP(events(b[a], b[last])))
-	p := math.Max(early.P(), late.P())
+	r := d.splits[worst]
 	d.cands = append(d.cands, candidate{
 		ser: ser, kind: persistence, level: level, p: p, minP: minP,
-		rise: min(early.Rise, late.Rise), events: early.Events + late.Events, growFrom: times[0],
+		rise: r.Rise, events: r.Events, growFrom: times[0],
 	})
 }
 

@@ -225,7 +225,7 @@ func TestPowerCurve(t *testing.T) {
 	retain := simulate.CountLeaks()[0]
 	churn := simulate.CountBenign()[0]
 	suspectedAt := map[float64]float64{}
-	for _, total := range []float64{10, 15, 20, 25, 30, 40, 60, 80, 120} {
+	for _, total := range []float64{10, 15, 20, 25, 30, 40, 50, 60, 80} {
 		var alerted, warned, suspected int
 		for range runs {
 			shapes := []simulate.CountShape{retain}
@@ -235,7 +235,7 @@ func TestPowerCurve(t *testing.T) {
 			p := simulate.CountParams{N: n, Interval: 0.2, Horizon: 0.4 * 0.2 * n, Rate: total / (0.2 * n)}
 			samples := process(rng, shapes, p)
 			span := samples[n-1].Time.Sub(samples[0].Time)
-			d, err := NewDetector(WithHorizon(time.Duration(0.4*float64(span))), WithFinalLook())
+			d, err := NewDetector(WithHorizon(time.Duration(0.4*float64(span))), WithFinalLook(), WithHistory(n, DefaultLevels))
 			require.NoError(t, err)
 			for _, s := range samples {
 				d.Observe(s)
@@ -280,6 +280,9 @@ func TestStoredBenignSeriesStaySilent(t *testing.T) {
 	if testing.Short() {
 		cases = []struct{ n, processes int }{{60, 40}, {300, 20}, {3000, 4}}
 	}
+	if os.Getenv("LEAKGUARD_LONG") != "" {
+		cases = []struct{ n, processes int }{{60, 2000}, {300, 500}, {3000, 50}}
+	}
 	shapes := simulate.CountBenign()
 	rng := rand.New(rand.NewPCG(21, 21))
 	for _, c := range cases {
@@ -287,7 +290,7 @@ func TestStoredBenignSeriesStaySilent(t *testing.T) {
 		for range c.processes {
 			span := 0.2 * float64(c.n)
 			samples := process(rng, shapes, simulate.CountParams{N: c.n, Interval: 0.2, Horizon: 0.4 * span})
-			d, err := NewDetector(WithHorizon(time.Duration(0.4*float64(samples[c.n-1].Time.Sub(samples[0].Time)))), WithFinalLook())
+			d, err := NewDetector(WithHorizon(time.Duration(0.4*float64(samples[c.n-1].Time.Sub(samples[0].Time)))), WithFinalLook(), WithHistory(min(c.n, 256), DefaultLevels))
 			require.NoError(t, err)
 			for _, s := range samples {
 				d.Observe(s)

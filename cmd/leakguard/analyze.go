@@ -60,7 +60,7 @@ func runAnalyze(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "leakguard analyze: skipped:", e)
 	}
 	all := files.Samples()
-	det, err := out.detector(all[len(all)-1].Time.Sub(all[0].Time), 1)
+	det, err := out.detector(all[len(all)-1].Time.Sub(all[0].Time), len(all), 1)
 	if err != nil {
 		fmt.Fprintln(stderr, "leakguard analyze:", err)
 		return exitUsage
@@ -113,7 +113,7 @@ func analyzeReplicas(paths []string, opts []pprofile.FilesOption, out *outputFla
 		}
 		samples := files.Samples()
 		span := samples[len(samples)-1].Time.Sub(samples[0].Time)
-		det, err := out.detector(span, len(dirs))
+		det, err := out.detector(span, len(samples), len(dirs))
 		if err != nil {
 			fmt.Fprintln(stderr, "leakguard analyze:", err)
 			return exitUsage

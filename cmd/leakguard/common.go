@@ -91,10 +91,16 @@ func (o *outputFlags) validate() error {
 	return nil
 }
 
-// detector returns a Detector for a series spanning span (0 when live),
-// one of replicas whose detectors share the error budget (Bonferroni: each
-// runs at α/replicas, so the family-wise guarantee covers them all).
-func (o *outputFlags) detector(span time.Duration, replicas int) (*leakguard.Detector, error) {
+// maxSeriesHistory bounds the blocks per level a stored series is analysed
+// with: a series longer than that is tested at a coarser level, whose
+// blocks are still a small fraction of the horizon.
+const maxSeriesHistory = 256
+
+// detector returns a Detector for a series of profiles spanning span (0
+// and 0 when live), one of replicas whose detectors share the error budget
+// (Bonferroni: each runs at α/replicas, so the family-wise guarantee covers
+// them all).
+func (o *outputFlags) detector(span time.Duration, profiles, replicas int) (*leakguard.Detector, error) {
 	r := float64(max(replicas, 1))
 	warn := 1 - (1-min(leakguard.DefaultWarningConfidence, o.confidence))/r
 	alert := 1 - (1-o.confidence)/r
@@ -102,6 +108,12 @@ func (o *outputFlags) detector(span time.Duration, replicas int) (*leakguard.Det
 	if span > 0 {
 		// A stored series ends: keep half the budget for its last look.
 		opts = append(opts, leakguard.WithFinalLook())
+	}
+	if profiles > leakguard.DefaultHistory {
+		// A finer history places the horizon within a sample or a few of
+		// where it falls, instead of within a coarse block: the persistence
+		// test then sees all but one horizon of the series.
+		opts = append(opts, leakguard.WithHistory(min(profiles, maxSeriesHistory), leakguard.DefaultLevels))
 	}
 	return leakguard.NewDetector(opts...)
 }

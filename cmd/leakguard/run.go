@@ -74,7 +74,7 @@ flags:`)
 		fmt.Fprintln(stderr, "leakguard run:", err)
 		return exitUsage
 	}
-	det, err := out.detector(0, 1)
+	det, err := out.detector(0, 0, 1)
 	if err != nil {
 		fmt.Fprintln(stderr, "leakguard run:", err)
 		return exitUsage

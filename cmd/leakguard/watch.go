@@ -126,7 +126,7 @@ func (l *liveFlags) validate() error {
 // run samples src until SIGINT/SIGTERM, --duration, --until-leak, --give-up
 // or a final error, then reports. final may be nil.
 func (l *liveFlags) run(cmd string, src sampler.Sampler, out *outputFlags, final func(error) bool, stdout, stderr io.Writer) int {
-	det, err := out.detector(0, 1)
+	det, err := out.detector(0, 0, 1)
 	if err != nil {
 		fmt.Fprintf(stderr, "leakguard %s: %v\n", cmd, err)
 		return exitUsage

@@ -140,11 +140,12 @@ func CountBenign() []CountShape {
 			})
 		}},
 		{"cache-warmup", false, func(r *rand.Rand, p CountParams) CountSeries {
-			// Fills at a constant rate for up to 0.9 horizons, then each new
-			// entry evicts the oldest: births go on, the size does not.
+			// Starts at any time and fills at a constant rate for up to 0.9
+			// horizons, then each new entry evicts the oldest: births go on,
+			// the size does not.
 			fill := (0.1 + 0.8*r.Float64()) * p.Horizon
 			size := int64(20 + r.IntN(300))
-			start := r.Float64() * 0.3 * float64(p.N) * p.Interval
+			start := r.Float64() * float64(p.N) * p.Interval
 			rate := float64(size) / fill
 			return run(r, p, func(pp *pop, _ int, prev, now float64) {
 				if now < start {
