@@ -25,13 +25,13 @@ var totalFrames = []sampler.Frame{{Function: "(process total)"}}
 // horizon.
 //
 // The evidence is counts of sampled objects, not the number of profiles: at
-// each look, a stack's test asks whether its live sampled objects rose both
-// before and, a whole horizon later, above everything they reached in
-// between — under a stationary-churn null in which each sampled birth or
-// death is a birth with probability at most ½ (see stats.Rise). Growth that
-// stops within the horizon (a cache warming up, a buffer filling, a one-time
-// step) cannot rise on both sides of a gap as long as the horizon; a sawtooth
-// cannot rise above its own earlier peaks.
+// each look, a stack's test asks whether its live sampled objects rose
+// outside every window of one horizon that could hold a benign growth phase
+// — under a stationary-churn null in which each sampled birth or death is a
+// birth with probability at most ½ (see stats.Rise). Growth that stops
+// within the horizon (a cache warming up, a buffer filling, a one-time step)
+// fits in one such window; a sawtooth cannot rise above its own earlier
+// peaks.
 //
 // The false-alarm guarantee: looks are numbered, and look j may spend
 // SpendWeight(j) of each error budget; within a look, Tarone's correction for
@@ -760,7 +760,7 @@ func (d *Detector) describe(f *family, ser *series, c candidate, adj float64, s 
 	}
 	switch {
 	case c.kind == persistence:
-		e.Reason = fmt.Sprintf("grew on both sides of a %v horizon: %d sampled objects retained", d.cfg.horizon, c.rise)
+		e.Reason = fmt.Sprintf("grew for longer than the %v horizon: %d sampled objects retained outside it", d.cfg.horizon, c.rise)
 	case c.early:
 		e.Reason = fmt.Sprintf("projected to reach the memory limit (%d bytes) within the %v horizon", d.cfg.memLimit, d.cfg.horizon)
 	default:

@@ -49,18 +49,23 @@
 // # What counts as a leak
 //
 // A leak is growth that persists beyond the horizon (WithHorizon, default
-// 10 minutes). At each look, for a stack whose history spans at least one
-// and a half horizons, the test splits that history, by time alone, into
-// an early piece, a gap of at least one horizon and a late piece, and asks
-// that the live count rose significantly in the early piece and, in the
-// late piece, rose significantly above the highest count it reached since
-// the early piece ended (an intersection–union test: both must pass). A
-// warm-up, a buffer filling, a one-time step — any growth that stops within
-// the horizon — cannot rise on both sides of the gap; a sawtooth cannot
-// rise above its own earlier peaks. The horizon is the one trade-off: an
-// alert comes about one and a half horizons after growth starts, and a
-// warm-up that grows for longer than the horizon is a leak by this
-// definition.
+// 10 minutes). The null hypothesis a stack must reject is that all of its
+// growth beyond churn fits in one window of at most a horizon, wherever
+// that window lies. At each look, for a stack whose history spans at least
+// one and a half horizons, the test places the window at every block of
+// the history in turn; outside it remain an early piece (before the
+// window) and a late piece (after it), and it asks that the early piece's
+// rise plus the late piece's rise above the highest count reached since
+// the window opened be significant against the events of both pieces. It
+// rejects only if every placement is rejected (an intersection–union
+// test). A warm-up, a buffer filling, a one-time step — any growth that
+// stops within the horizon — fits in some placement and cannot pass; a
+// sawtooth cannot either, since at a placement opening at one of its
+// troughs nothing rises above its peaks. A steady leak brings the evidence
+// of its whole history but one horizon. The horizon is the one trade-off:
+// an alert comes at the earliest one and a half horizons after growth
+// starts, and a warm-up that grows for longer than the horizon is a leak
+// by this definition.
 //
 // Growth that is significant now but not yet confirmed — younger than the
 // horizon, or too few sampled objects for the alert confidence — makes the

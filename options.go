@@ -16,29 +16,30 @@ import (
 type Option func(*config) error
 
 type config struct {
-	interval      time.Duration
-	warnConf      float64
-	alertConf     float64
-	maxStacks     int
-	history       int
-	levels        int
-	horizon       time.Duration
-	memLimit      int64
-	memLimitSet   bool
-	suspectAlerts bool
-	finalLook     bool
-	samplers      []sampler.Sampler
-	callbacks     []func(Alert)
-	logger        *slog.Logger
-	queue         int
-	sampleTimeout time.Duration
-	plotPoints    int
-	historySet    bool
-	goroutines    bool
-	reportEvery   time.Duration
-	reportFn      func(Report)
-	memRate       int
-	memRateSet    bool
+	interval       time.Duration
+	warnConf       float64
+	alertConf      float64
+	maxStacks      int
+	history        int
+	levels         int
+	horizon        time.Duration
+	memLimit       int64
+	memLimitSet    bool
+	suspectAlerts  bool
+	finalLook      bool
+	samplers       []sampler.Sampler
+	callbacks      []func(Alert)
+	logger         *slog.Logger
+	queue          int
+	sampleTimeout  time.Duration
+	plotPoints     int
+	historySet     bool
+	seriesProfiles int
+	goroutines     bool
+	reportEvery    time.Duration
+	reportFn       func(Report)
+	memRate        int
+	memRateSet     bool
 }
 
 // Defaults.
@@ -99,6 +100,9 @@ func newConfig(opts []Option) (config, error) {
 	}
 	if c.sampleTimeout == 0 {
 		c.sampleTimeout = c.interval
+	}
+	if c.seriesProfiles > c.history && !c.historySet {
+		c.history = min(c.seriesProfiles, MaxSeriesHistory)
 	}
 	return c, nil
 }
@@ -213,10 +217,32 @@ func WithMemoryLimit(bytes int64) Option {
 // look, on all the evidence, and the looks along the way share the other
 // half. The final look then needs about as much evidence as a single test
 // of every stack would; the ones before it, one bit more than without the
-// option. The leakguard command's analyze uses it.
+// option. WithSeries implies it.
 func WithFinalLook() Option {
 	return func(c *config) error {
 		c.finalLook = true
+		return nil
+	}
+}
+
+// MaxSeriesHistory is the most blocks per level WithSeries gives a finite
+// series: a longer one is tested at a coarser level, whose blocks are still
+// a small fraction of its horizon.
+const MaxSeriesHistory = 256
+
+// WithSeries is for a Detector fed a finite series of the given number of
+// profiles (stored profiles) that ends with Conclude. It implies
+// WithFinalLook and, unless WithHistory says otherwise, keeps a block per
+// profile (up to MaxSeriesHistory), so the persistence test places the
+// horizon within a profile of where it falls instead of within a coarse
+// block: it then counts all of the series but one horizon. The leakguard
+// command's analyze uses it.
+func WithSeries(profiles int) Option {
+	return func(c *config) error {
+		if profiles < 1 {
+			return fmt.Errorf("leakguard: WithSeries(%d): profiles must be at least 1", profiles)
+		}
+		c.finalLook, c.seriesProfiles = true, profiles
 		return nil
 	}
 }

@@ -208,10 +208,11 @@ func TestPower(t *testing.T) {
 // series of 60 profiles with the horizon at 0.4 of its span (what analyze
 // does), tested on all of it (Conclude). For each number of sampled objects
 // the leak retains over the series it prints the share alerted, warned and
-// at least suspected, beside the statistical limit log2(K/α): the fewest
-// retained objects a single test of K stacks at level α could ever flag.
-// The alert needs its evidence twice, on both sides of the horizon, and
-// pays for the looks; the suspect needs one rise, at the warning level.
+// at least suspected, beside two limits: log2(K/α), the fewest retained
+// objects a single test of K stacks at level α could ever flag, and that
+// divided by 0.6, the same for an alert, which may only count what was
+// retained outside one horizon. The suspect needs one rise, at a per-look
+// level of 0.2.
 func TestPowerCurve(t *testing.T) {
 	runs := 400
 	if testing.Short() {
@@ -221,10 +222,10 @@ func TestPowerCurve(t *testing.T) {
 	limit := math.Log2(stacks / (1 - DefaultAlertConfidence))
 	rng := rand.New(rand.NewPCG(11, 11))
 	var table strings.Builder
-	fmt.Fprintf(&table, "| retained sampled objects | alerted | warned | suspected or more | log2(K/α) |\n|---|---|---|---|---|\n")
+	fmt.Fprintf(&table, "| retained sampled objects | alerted | warned | suspected or more | log2(K/α) | log2(K/α)/0.6 |\n|---|---|---|---|---|---|\n")
 	retain := simulate.CountLeaks()[0]
 	churn := simulate.CountBenign()[0]
-	suspectedAt := map[float64]float64{}
+	suspectedAt, alertedAt := map[float64]float64{}, map[float64]float64{}
 	for _, total := range []float64{10, 15, 20, 25, 30, 40, 50, 60, 80} {
 		var alerted, warned, suspected int
 		for range runs {
@@ -235,7 +236,7 @@ func TestPowerCurve(t *testing.T) {
 			p := simulate.CountParams{N: n, Interval: 0.2, Horizon: 0.4 * 0.2 * n, Rate: total / (0.2 * n)}
 			samples := process(rng, shapes, p)
 			span := samples[n-1].Time.Sub(samples[0].Time)
-			d, err := NewDetector(WithHorizon(time.Duration(0.4*float64(span))), WithFinalLook(), WithHistory(n, DefaultLevels))
+			d, err := NewDetector(WithHorizon(time.Duration(0.4*float64(span))), WithSeries(n))
 			require.NoError(t, err)
 			for _, s := range samples {
 				d.Observe(s)
@@ -262,13 +263,17 @@ func TestPowerCurve(t *testing.T) {
 			}
 		}
 		suspectedAt[total] = float64(suspected) / float64(runs)
-		fmt.Fprintf(&table, "| %.0f | %.2f | %.2f | %.2f | %.1f |\n", total, float64(alerted)/float64(runs), float64(warned)/float64(runs), float64(suspected)/float64(runs), limit)
+		alertedAt[total] = float64(alerted) / float64(runs)
+		fmt.Fprintf(&table, "| %.0f | %.2f | %.2f | %.2f | %.1f | %.1f |\n", total, float64(alerted)/float64(runs), float64(warned)/float64(runs), float64(suspected)/float64(runs), limit, limit/0.6)
 	}
 	t.Logf("pure retention among %d stacks, %d profiles, %d runs per row:\n%s", stacks, n, runs, table.String())
 	// About half are suspects at 25 retained objects; the bounds leave
 	// room for the sampling error of the reduced run.
 	require.GreaterOrEqual(t, suspectedAt[30], 0.5, "suspected at 30 retained sampled objects")
 	require.GreaterOrEqual(t, suspectedAt[40], 0.85, "suspected at 40 retained sampled objects")
+	// All but a few alerted at 50: the bound leaves room for the reduced run.
+	require.GreaterOrEqual(t, alertedAt[50], 0.85, "alerted at 50 retained sampled objects")
+	require.GreaterOrEqual(t, alertedAt[60], 0.95, "alerted at 60 retained sampled objects")
 }
 
 // TestStoredBenignSeriesStaySilent runs benign processes as analyze sees
@@ -290,7 +295,7 @@ func TestStoredBenignSeriesStaySilent(t *testing.T) {
 		for range c.processes {
 			span := 0.2 * float64(c.n)
 			samples := process(rng, shapes, simulate.CountParams{N: c.n, Interval: 0.2, Horizon: 0.4 * span})
-			d, err := NewDetector(WithHorizon(time.Duration(0.4*float64(samples[c.n-1].Time.Sub(samples[0].Time)))), WithFinalLook(), WithHistory(min(c.n, 256), DefaultLevels))
+			d, err := NewDetector(WithHorizon(time.Duration(0.4*float64(samples[c.n-1].Time.Sub(samples[0].Time)))), WithSeries(c.n))
 			require.NoError(t, err)
 			for _, s := range samples {
 				d.Observe(s)

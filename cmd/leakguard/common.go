@@ -91,11 +91,6 @@ func (o *outputFlags) validate() error {
 	return nil
 }
 
-// maxSeriesHistory bounds the blocks per level a stored series is analysed
-// with: a series longer than that is tested at a coarser level, whose
-// blocks are still a small fraction of the horizon.
-const maxSeriesHistory = 256
-
 // detector returns a Detector for a series of profiles spanning span (0
 // and 0 when live), one of replicas whose detectors share the error budget
 // (Bonferroni: each runs at α/replicas, so the family-wise guarantee covers
@@ -106,14 +101,9 @@ func (o *outputFlags) detector(span time.Duration, profiles, replicas int) (*lea
 	alert := 1 - (1-o.confidence)/r
 	opts := []leakguard.Option{leakguard.WithConfidence(warn, alert), leakguard.WithHorizon(o.horizon.of(span))}
 	if span > 0 {
-		// A stored series ends: keep half the budget for its last look.
-		opts = append(opts, leakguard.WithFinalLook())
-	}
-	if profiles > leakguard.DefaultHistory {
-		// A finer history places the horizon within a sample or a few of
-		// where it falls, instead of within a coarse block: the persistence
-		// test then sees all but one horizon of the series.
-		opts = append(opts, leakguard.WithHistory(min(profiles, maxSeriesHistory), leakguard.DefaultLevels))
+		// A stored series ends: half the budget for its last look, and a
+		// block per profile.
+		opts = append(opts, leakguard.WithSeries(profiles))
 	}
 	return leakguard.NewDetector(opts...)
 }
