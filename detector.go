@@ -511,19 +511,21 @@ func (d *Detector) tarone(kind testKind, alpha float64) int {
 }
 
 // consider adds ser's hypotheses at this look: the persistence test at the
-// finest and the coarsest resolution whose history spans one and a half
-// horizons, and the suspect test (a rise above the older half of what the
-// coarsest well-filled level holds).
+// finest resolution whose history spans one and a half horizons and at the
+// finest that holds the whole history (the coarsest when none does), and
+// the suspect test (a rise above the older half of what the coarsest
+// well-filled level holds).
 func (d *Detector) consider(f *family, ser *series, horizon float64) {
 	flush(ser)
 	finest, coarsest := -1, -1
 	suspectLevel := -1
+	whole := false // a level tested so far holds the whole history
 	for k := 0; k < ser.counts.Levels(); k++ {
 		n := ser.counts.Len(k)
 		if n >= 8 || (k == 0 && n >= 4) {
 			suspectLevel = k
 		}
-		if n < 4 {
+		if n < 4 || whole {
 			continue
 		}
 		times := levelTimes(f, k, n)
@@ -532,6 +534,11 @@ func (d *Detector) consider(f *family, ser *series, horizon float64) {
 				finest = k
 			}
 			coarsest = k
+			// A level not yet full holds everything since the stack's
+			// first sample, at a finer resolution than any coarser level:
+			// those would test the same evidence with the horizon placed
+			// less precisely.
+			whole = n < d.cfg.history
 		}
 	}
 	if finest < 0 && suspectLevel < 0 {
