@@ -77,7 +77,8 @@ func clopperPearsonUpper(k, n int, conf float64) float64 {
 // process with no leak ever gets an alert (or a warning), across all its
 // stacks and its whole run. Each simulated process has two stacks of every
 // benign count shape (stationary and bursty churn, caches filling within
-// the horizon then replacing entries, buffers filling in chunks, sawtooth
+// the horizon then replacing entries, caches approaching their size
+// exponentially, buffers filling in chunks, sawtooth
 // buffers released whole, one-time steps, drifting pools, spikes that
 // drain), 400 samples ~10 s apart (6.7 horizons). The measured rate must be
 // consistent with at most α = 1 − confidence: its 99.9 % Clopper–Pearson

@@ -121,7 +121,7 @@ func forever() float64 { return math.Inf(1) }
 
 // CountBenign returns benign count shapes: stationary churn, bursty churn
 // (objects born and freed together), a cache filling within the horizon
-// then replacing entries, a buffer filling in chunks, sawtooth buffers
+// then replacing entries, a cache approaching its size exponentially, a buffer filling in chunks, sawtooth buffers
 // that grow and are released, a one-time step, a pool that drifts back to
 // its working size, and a load spike that drains.
 func CountBenign() []CountShape {
@@ -154,6 +154,24 @@ func CountBenign() []CountShape {
 				n := int64(poisson(r, (now-math.Max(prev, start))*rate))
 				pp.born += n
 				pp.held = min(size, pp.held+n)
+			})
+		}},
+		{"cache-saturating", false, func(r *rand.Rand, p CountParams) CountSeries {
+			// Uniformly popular keys: each request misses with the share
+			// of keys not yet cached, so the cache approaches its size
+			// exponentially, 99 % full within 0.9 horizons or sooner —
+			// and a large cache keeps adding entries after that.
+			size := 20 + r.Float64()*2000
+			tau := (0.05 + 0.145*r.Float64()) * p.Horizon
+			start := r.Float64() * float64(p.N) * p.Interval
+			return run(r, p, func(pp *pop, _ int, prev, now float64) {
+				if now < start {
+					return
+				}
+				dt := now - math.Max(prev, start)
+				n := int64(poisson(r, dt*(size-float64(pp.held))/tau))
+				pp.born += n
+				pp.held += n
 			})
 		}},
 		{"bounded-buffer", false, func(r *rand.Rand, p CountParams) CountSeries {
