@@ -1,0 +1,73 @@
+package leakguard
+
+import (
+	"math"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/leakguard/leakguard/storage"
+)
+
+// TestPersistenceStatistic checks the persistence test on hand-built count
+// series, 60 samples 1 s apart with a 24 s horizon (what analyze uses for
+// such a series): growth confined to one horizon anywhere — a warm-up at
+// the start, in the middle or at the end, a step, a sawtooth — leaves some
+// placement of the window with nothing rising outside it, and growth that
+// lasts longer than the horizon does not.
+func TestPersistenceStatistic(t *testing.T) {
+	const n, horizon = 60, 24.0
+	clamp := func(x, lo, hi int) int { return max(lo, min(hi, x)) }
+	cases := []struct {
+		name string
+		live func(i int) int // live sampled objects at sample i
+		leak bool
+		// retained is, for a leak, the fewest objects retained outside
+		// any placement of the window: pure retention gives p = 2^−retained.
+		retained int64
+	}{
+		// 59 s of retention, 25 of them inside the window: 1 s of it is
+		// the window's placement within a sample.
+		{"steady retention", func(i int) int { return i }, true, 34},
+		{"retention at 1 per 4 s", func(i int) int { return i / 4 }, true, 7},
+		{"growth for 1.25 horizons then flat", func(i int) int { return 5 * min(i, 30) }, true, 25},
+		{"two warm-ups more than a horizon apart", func(i int) int { return 5*clamp(i, 0, 10) + 5*clamp(i-45, 0, 10) }, true, 50},
+		{"warm-up at the start", func(i int) int { return 5 * min(i, 20) }, false, 0},
+		{"warm-up in the middle", func(i int) int { return 5 * clamp(i-20, 0, 20) }, false, 0},
+		{"warm-up at the end", func(i int) int { return 5 * max(0, i-40) }, false, 0},
+		{"warm-up of a whole horizon", func(i int) int { return 5 * clamp(i-10, 0, 23) }, false, 0},
+		{"one-time step", func(i int) int { return 100 * min(1, max(0, i-30)) }, false, 0},
+		{"sawtooth", func(i int) int { return 10 * (i % 10) }, false, 0},
+		{"flat", func(int) int { return 50 }, false, 0},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			times := make([]float64, n)
+			blocks := make([]storage.Count, n)
+			var born uint32
+			prev := 0
+			for i := range n {
+				times[i] = float64(i)
+				live := c.live(i)
+				if live > prev {
+					born += uint32(live - prev)
+				}
+				prev = live
+				blocks[i] = storage.Count{Live: uint32(live), Born: born, Peak: uint32(live)}
+			}
+			d := newDetector(defaultConfig())
+			f := &family{times: [][]float64{times}}
+			d.persistence(f, &series{}, 0, blocks, horizon)
+			require.Len(t, d.cands, 1)
+			got := d.cands[0]
+			if c.leak {
+				require.Equal(t, c.retained, got.rise, "retained outside the window")
+				require.Equal(t, got.rise, got.events, "pure retention: every event a birth")
+				require.InEpsilon(t, math.Exp2(-float64(c.retained)), got.p, 1e-9)
+				require.LessOrEqual(t, got.minP, got.p)
+			} else {
+				require.Greater(t, got.p, 0.4, "growth within one horizon: rise %d over %d events", got.rise, got.events)
+			}
+		})
+	}
+}
