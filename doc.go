@@ -117,7 +117,10 @@
 //     churn as events: a leak that retains one of twenty of its births
 //     needs many more retained objects than a pure leak.
 //   - Growth that goes on for longer than the horizon is reported, warm-up
-//     or not: raise WithHorizon for services that warm up longer.
+//     or not: raise WithHorizon for services that warm up longer. A large
+//     cache approaching its size exponentially keeps adding entries after
+//     it is 99 % full; with thousands of sampled entries that tail alone
+//     can be significant, so its horizon should cover the whole approach.
 //   - The process total is plotted, not tested: benign growth phases of
 //     many stacks at different times add up to growth that outlasts the
 //     horizon.
