@@ -60,7 +60,7 @@ func Start(opts ...Option) (*Guard, error) {
 	case cfg.memRateSet && cfg.memRate > 0:
 		runtime.MemProfileRate = cfg.memRate
 	case !cfg.memRateSet && runtime.MemProfileRate == runtimeDefaultMemProfileRate:
-		runtime.MemProfileRate = DefaultMemProfileRate
+		runtime.MemProfileRate = memProfileRateFor(cfg.samplingBudget)
 	}
 	if !cfg.memLimitSet {
 		cfg.memLimit = memoryLimit()

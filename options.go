@@ -40,6 +40,7 @@ type config struct {
 	reportFn       func(Report)
 	memRate        int
 	memRateSet     bool
+	samplingBudget float64
 }
 
 // Defaults.
@@ -63,30 +64,31 @@ const (
 	DefaultHistory = 16
 	DefaultLevels  = 10
 	// DefaultMemProfileRate is the runtime.MemProfileRate Start sets when
-	// the program left it at the runtime's default of 512 KiB: eight times
-	// the sampled objects per leaked byte. The runtime samples by a
-	// geometric countdown in the allocation path and records a stack only
-	// for the sampled allocations; at 64 KiB that is one stack walk per
-	// 64 KiB allocated, about 1.3–2.5 µs each (BenchmarkSampledAllocation
-	// in sampler/heap): 0.3 % of one core for a service allocating
-	// 100 MB/s, 3 % for one allocating 1 GB/s (see the README's
-	// measurements).
+	// the program left it at the runtime's default of 512 KiB, the rate
+	// DefaultSamplingBudget gives: eight times the sampled objects per
+	// leaked byte. The runtime samples by a geometric countdown in the
+	// allocation path and records a stack only for the sampled
+	// allocations; at 64 KiB that is one stack walk per 64 KiB allocated,
+	// about 1.3–2.5 µs each (BenchmarkSampledAllocation in sampler/heap):
+	// 0.3 % of one core for a service allocating 100 MB/s, 3 % for one
+	// allocating 1 GB/s (see the README's measurements).
 	DefaultMemProfileRate = 64 << 10
 	defaultQueue          = 64
 )
 
 func defaultConfig() config {
 	return config{
-		interval:   DefaultInterval,
-		warnConf:   DefaultWarningConfidence,
-		alertConf:  DefaultAlertConfidence,
-		maxStacks:  DefaultMaxStacks,
-		history:    DefaultHistory,
-		levels:     DefaultLevels,
-		horizon:    DefaultHorizon,
-		logger:     slog.New(slog.DiscardHandler),
-		queue:      defaultQueue,
-		plotPoints: 128,
+		interval:       DefaultInterval,
+		warnConf:       DefaultWarningConfidence,
+		samplingBudget: DefaultSamplingBudget,
+		alertConf:      DefaultAlertConfidence,
+		maxStacks:      DefaultMaxStacks,
+		history:        DefaultHistory,
+		levels:         DefaultLevels,
+		horizon:        DefaultHorizon,
+		logger:         slog.New(slog.DiscardHandler),
+		queue:          defaultQueue,
+		plotPoints:     128,
 	}
 }
 
@@ -345,8 +347,9 @@ func WithGoroutines() Option {
 // WithMemProfileRate sets runtime.MemProfileRate when Start runs: the
 // runtime then records about one allocation per rate bytes in the heap
 // profile leakguard reads. Without this option Start lowers the runtime's
-// default of 512 KiB to DefaultMemProfileRate (64 KiB: eight times the
-// evidence per leaked byte, at a cost measured in the README) and leaves
+// default of 512 KiB to the rate WithSamplingBudget chooses (by default
+// DefaultMemProfileRate, 64 KiB: eight times the evidence per leaked byte,
+// at a cost measured in the README) and leaves
 // any other value — set by the program or GODEBUG=memprofilerate — alone;
 // WithMemProfileRate(0) leaves the rate alone whatever it is. The setting
 // is process-wide, applies to allocations made from then on (start the
