@@ -187,8 +187,13 @@ func (d *Detector) Observe(s *sampler.Sample) []Alert {
 
 	var tot sampler.Record
 	present := 0
-	if len(f.byPos) != len(s.Records) {
-		f.byPos = append(f.byPos[:0], make([]*series, len(s.Records))...)
+	// A Sample of changes lists a varying few stacks: positions say nothing.
+	var byPos []*series
+	if !s.Changes {
+		if len(f.byPos) != len(s.Records) {
+			f.byPos = append(f.byPos[:0], make([]*series, len(s.Records))...)
+		}
+		byPos = f.byPos
 	}
 	for k := range s.Records {
 		r := &s.Records[k]
@@ -196,8 +201,8 @@ func (d *Detector) Observe(s *sampler.Sample) []Alert {
 			continue // reserved for the total
 		}
 		var ser *series
-		if k < len(f.byPos) && f.byPos[k] != nil && f.byPos[k].key == r.Stack && !f.byPos[k].gone {
-			ser = f.byPos[k]
+		if k < len(byPos) && byPos[k] != nil && byPos[k].key == r.Stack && !byPos[k].gone {
+			ser = byPos[k]
 		} else if got, ok := f.store.Peek(r.Stack); ok {
 			ser = got
 		}
@@ -214,8 +219,8 @@ func (d *Detector) Observe(s *sampler.Sample) []Alert {
 		tot.AllocSampled += born
 		if ser == nil {
 			if f.store.Len() >= f.store.Cap() && !f.seen.grew(r.Stack, live) {
-				if k < len(f.byPos) {
-					f.byPos[k] = nil // an evicted series must not stay reachable
+				if k < len(byPos) {
+					byPos[k] = nil // an evicted series must not stay reachable
 				}
 				continue // counted in the total; tracked once it grows
 			}
@@ -223,8 +228,8 @@ func (d *Detector) Observe(s *sampler.Sample) []Alert {
 			f.store.Add(r.Stack, ser)
 			ser.slot, _ = f.store.Slot(r.Stack)
 		}
-		if k < len(f.byPos) {
-			f.byPos[k] = ser
+		if k < len(byPos) {
+			byPos[k] = ser
 		}
 		if ser.first != i && uint64(live) != ser.live {
 			// Recency follows change: flat stacks are evicted first.
@@ -237,7 +242,7 @@ func (d *Detector) Observe(s *sampler.Sample) []Alert {
 		}
 		d.update(ser, r, live, born, i)
 	}
-	if present < f.store.Len() {
+	if present < f.store.Len() && !s.Changes {
 		// A stack absent from the sample holds nothing: stored profiles
 		// omit empty stacks (the runtime's own profile lists them all, so
 		// this walk is skipped there).
@@ -247,6 +252,9 @@ func (d *Detector) Observe(s *sampler.Sample) []Alert {
 			}
 			return true
 		})
+	}
+	if t := s.Total; t != nil {
+		tot = sampler.Record{InUseBytes: t.InUseBytes, InUseObjects: t.InUseObjects, InUseSampled: t.InUseSampled, AllocSampled: t.AllocSampled}
 	}
 	f.evictions = f.store.Evictions()
 	d.update(f.total, &tot, tot.InUseSampled, tot.AllocSampled, i)
@@ -365,9 +373,11 @@ func (d *Detector) update(ser *series, r *sampler.Record, live, born int64, i ui
 }
 
 // flush pushes the samples update held back, so that ser's counts can be
-// read.
-func flush(ser *series) {
-	ser.counts.Push(ser.pushedAt, uint32(min(ser.live, math.MaxUint32)), uint32(ser.born))
+// read. A tracked stack holds its newest counts through the family's newest
+// sample: a full Sample updates every tracked stack, and one of changes
+// leaves out those that held still.
+func (f *family) flush(ser *series) {
+	ser.counts.Push(f.n-1, uint32(min(ser.live, math.MaxUint32)), uint32(ser.born))
 }
 
 // look runs the tests due at this sample over the whole family and returns
@@ -515,7 +525,7 @@ func (d *Detector) tarone(kind testKind, alpha float64) int {
 // horizons, and the suspect test (a rise above the older half of what the
 // coarsest well-filled level holds).
 func (d *Detector) consider(f *family, ser *series, horizon float64) {
-	flush(ser)
+	f.flush(ser)
 	finest, coarsest := -1, -1
 	suspectLevel := -1
 	for k := 0; k < ser.counts.Levels(); k++ {
@@ -710,7 +720,7 @@ func (d *Detector) suspicion(f *family, ser *series, level int, b []storage.Coun
 // describe turns a test into reportable evidence. It runs only when a stack
 // becomes more suspicious, so it may allocate.
 func (d *Detector) describe(f *family, ser *series, c candidate, adj float64, s *sampler.Sample, idx int) *finding {
-	flush(ser)
+	f.flush(ser)
 	n := ser.counts.Len(c.level)
 	b := ser.counts.Last(c.level, n, nil)
 	times := f.clock.Last(c.level, n, nil)
@@ -823,7 +833,7 @@ func (d *Detector) alert(ser *series, sev Severity, fd *finding) Alert {
 // history converts a level of ser's counts to plot points.
 func (d *Detector) history(ser *series, level int) []Point {
 	f := d.families[ser.resource]
-	flush(ser)
+	f.flush(ser)
 	n := ser.counts.Len(level)
 	b := ser.counts.Last(level, n, nil)
 	times := f.clock.Last(level, n, nil)
@@ -953,7 +963,7 @@ func (d *Detector) pattern(ser *series) Pattern {
 		Frames:     d.symbols.frames(ser.frames),
 		Severity:   ser.severity,
 		Confidence: 1 - ser.bestP,
-		Samples:    int(ser.pushedAt - ser.first + 1),
+		Samples:    int(d.families[ser.resource].n - ser.first),
 	}
 	level := 0
 	fd := ser.found

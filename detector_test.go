@@ -380,3 +380,59 @@ func TestDetectorFindsGoroutineLeak(t *testing.T) {
 	require.True(t, strings.HasSuffix(found.Frames[len(found.Frames)-1].Function, ".stuckHandler"))
 	require.Contains(t, found.String(), "goroutines")
 }
+
+// TestObserveChangesAsWholeSamples feeds one detector whole Samples and
+// another only each Sample's changed records with the total, as the heap
+// sampler does WithChanges, and requires the same escalations, patterns and
+// bookkeeping.
+func TestObserveChangesAsWholeSamples(t *testing.T) {
+	whole, err := NewDetector(WithHorizon(time.Minute))
+	require.NoError(t, err)
+	changes, err := NewDetector(WithHorizon(time.Minute))
+	require.NoError(t, err)
+	rng := rand.New(rand.NewPCG(3, 3))
+	const stacks, late = 300, 30 // the last late stacks appear half-way
+	held := map[uint64]sampler.Record{}
+	born := make([]int64, stacks)
+	var alertsWhole, alertsChanges []Alert
+	for i := range 400 {
+		s := &sampler.Sample{Resource: sampler.Heap, Rate: 512 << 10, Time: t0.Add(time.Duration(i) * 10 * time.Second), Seq: uint64(i + 1)}
+		for k := range stacks {
+			if k >= stacks-late && i < 200 {
+				continue
+			}
+			live := int64(k % 16)
+			if k%6 == i%6 && k%5 != 0 {
+				live += int64(rng.IntN(4))
+				born[k] += int64(rng.IntN(6))
+			}
+			if k%50 == 0 {
+				live += int64(i / 4) // a leak
+			}
+			born[k] = max(born[k], live)
+			s.Records = append(s.Records, sampler.Record{Stack: uint64(k + 1), InUseSampled: live, AllocSampled: born[k], InUseBytes: live << 10, InUseObjects: live})
+		}
+		var total sampler.Record
+		c := &sampler.Sample{Resource: s.Resource, Rate: s.Rate, Time: s.Time, Seq: s.Seq, Changes: i > 0, Total: &total}
+		for _, r := range s.Records {
+			total.InUseBytes += r.InUseBytes
+			total.InUseObjects += r.InUseObjects
+			total.InUseSampled += r.InUseSampled
+			total.AllocSampled += r.AllocSampled
+			if h, ok := held[r.Stack]; !c.Changes || !ok || h.InUseSampled != r.InUseSampled || h.AllocSampled != r.AllocSampled {
+				c.Records = append(c.Records, r)
+			}
+			held[r.Stack] = r
+		}
+		if i > 0 {
+			require.Less(t, len(c.Records), len(s.Records))
+		}
+		alertsWhole = append(alertsWhole, whole.Observe(s)...)
+		alertsChanges = append(alertsChanges, changes.Observe(c)...)
+	}
+	require.NotEmpty(t, alertsWhole)
+	require.Equal(t, alertsWhole, alertsChanges)
+	require.Equal(t, whole.Patterns(), changes.Patterns())
+	require.Equal(t, whole.Stats(), changes.Stats())
+	require.Equal(t, whole.Verdict(), changes.Verdict())
+}
