@@ -120,6 +120,7 @@ type Sampler struct {
 	seed    maphash.Seed
 	symbols *simplelru.LRU[uint64, symbolised]
 	records []runtime.MemProfileRecord
+	mapped  bool    // records lives outside the Go heap (mapRecords)
 	index   []int32 // stack → its first bucket's id+1, 0 marking an empty slot
 	last    int     // records in the previous profile
 	n       int     // records in the newest profile
@@ -174,7 +175,8 @@ func (s *Sampler) Resource() sampler.Resource { return sampler.Heap }
 func (s *Sampler) Close() error {
 	s.closed = true
 	s.symbols.Purge()
-	s.records, s.index, s.classes, s.buckets, s.pending = nil, nil, nil, nil, nil
+	s.free()
+	s.index, s.classes, s.buckets, s.pending = nil, nil, nil, nil
 	return nil
 }
 
@@ -454,9 +456,31 @@ func (s *Sampler) SelfBytes() int64 { return s.selfBytes }
 // it is done with a Sample.
 func (s *Sampler) Release() {
 	if cap(s.records) > keepRecords {
-		s.records = nil
+		s.free()
 		s.gen++
 	}
+}
+
+// alloc replaces the profile buffer with one of n records: outside the Go
+// heap when it is too large to keep between Samples.
+func (s *Sampler) alloc(n int) {
+	s.free()
+	if n > keepRecords {
+		if r, ok := mapRecords(n); ok {
+			s.records, s.mapped = r, true
+			return
+		}
+	}
+	s.records = make([]runtime.MemProfileRecord, n)
+}
+
+// free lets go of the profile buffer.
+func (s *Sampler) free() {
+	if s.mapped {
+		unmapRecords(s.records)
+		s.mapped = false
+	}
+	s.records = nil
 }
 
 // gcCycle is the number of completed collections, read without stopping
@@ -513,11 +537,11 @@ func (s *Sampler) read() int {
 	if len(s.records) < s.last {
 		// The buffer was released: size it from the previous profile so
 		// that one pass over the runtime's buckets usually suffices.
-		s.records = make([]runtime.MemProfileRecord, s.last+s.last/4+50)
+		s.alloc(s.last + s.last/16 + 64)
 	}
 	n, ok := runtime.MemProfile(s.records, true)
 	for !ok {
-		s.records = make([]runtime.MemProfileRecord, n+n/4+50)
+		s.alloc(n + n/4 + 50)
 		n, ok = runtime.MemProfile(s.records, true)
 	}
 	s.last = n

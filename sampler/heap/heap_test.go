@@ -537,3 +537,25 @@ func TestChangesAddUpToTheWholeProfile(t *testing.T) {
 	require.False(t, got.Changes)
 	require.ElementsMatch(t, want.Records, got.Records)
 }
+
+// TestLargeBufferOutsideTheHeap checks that a profile buffer too large to
+// keep is mapped outside the Go heap where the system allows it, holds
+// what MemProfile writes, and is let go by Release and Close.
+func TestLargeBufferOutsideTheHeap(t *testing.T) {
+	s, err := New()
+	require.NoError(t, err)
+	s.alloc(keepRecords + 1)
+	require.Equal(t, runtime.GOOS == "linux", s.mapped)
+	require.Len(t, s.records, keepRecords+1)
+	n, ok := runtime.MemProfile(s.records, true)
+	require.True(t, ok)
+	require.Positive(t, n)
+	require.NotEmpty(t, s.records[0].Stack())
+	s.Release()
+	require.Nil(t, s.records)
+	require.False(t, s.mapped)
+	s.alloc(keepRecords + 1)
+	require.NoError(t, s.Close())
+	require.Nil(t, s.records)
+	require.False(t, s.mapped)
+}
