@@ -187,13 +187,17 @@ func (d *Detector) Observe(s *sampler.Sample) []Alert {
 
 	var tot sampler.Record
 	present := 0
-	// A Sample of changes lists a varying few stacks: positions say nothing.
+	// A Sample of changes lists a varying few stacks: positions say
+	// nothing, and what the full Sample before them left there must not
+	// keep evicted series reachable.
 	var byPos []*series
 	if !s.Changes {
 		if len(f.byPos) != len(s.Records) {
 			f.byPos = append(f.byPos[:0], make([]*series, len(s.Records))...)
 		}
 		byPos = f.byPos
+	} else {
+		f.byPos = nil
 	}
 	for k := range s.Records {
 		r := &s.Records[k]

@@ -435,4 +435,5 @@ func TestObserveChangesAsWholeSamples(t *testing.T) {
 	require.Equal(t, whole.Patterns(), changes.Patterns())
 	require.Equal(t, whole.Stats(), changes.Stats())
 	require.Equal(t, whole.Verdict(), changes.Verdict())
+	require.Nil(t, changes.families[sampler.Heap].byPos, "positions of the first, full Sample are let go")
 }
