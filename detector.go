@@ -115,6 +115,21 @@ type series struct {
 	found    *finding // the most significant persistence test so far
 	pushedAt uint64   // family sample index of the newest push
 	gone     bool     // evicted: byPos may still point here
+	// changes holds the newest samples whose counts changed, not pushed
+	// yet: a push writes to the history's own buffer, a cache miss or two
+	// per stack at every change, while the series itself is in cache
+	// already. They are pushed together when changes is full, and before
+	// the counts are read (flush).
+	changes [journal]change
+	pending uint8
+}
+
+// journal is how many changed samples a series holds before pushing them.
+const journal = 4
+
+// change is one sample's counts, at an index relative to the series' first.
+type change struct {
+	at, live, born uint32
 }
 
 // finding is what one test concluded, kept to report on the stack.
@@ -371,16 +386,36 @@ func (d *Detector) update(ser *series, r *sampler.Record, live, born int64, i ui
 	}
 	ser.proven = r.ProvenLeaked
 	if !hold {
-		ser.counts.Push(i, uint32(min(live, math.MaxUint32)), uint32(uint64(born)))
+		live32, born32 := uint32(min(live, math.MaxUint32)), uint32(uint64(born))
+		if at := i - ser.first; at <= math.MaxUint32 {
+			if ser.pending == journal {
+				settle(ser)
+			}
+			ser.changes[ser.pending] = change{at: uint32(at), live: live32, born: born32}
+			ser.pending++
+		} else {
+			// 2^32 samples after the first: no room for the index.
+			settle(ser)
+			ser.counts.Push(i, live32, born32)
+		}
 	}
 	ser.pushedAt = i
 }
 
-// flush pushes the samples update held back, so that ser's counts can be
-// read. A tracked stack holds its newest counts through the family's newest
+// settle pushes the changes ser holds.
+func settle(ser *series) {
+	for _, c := range ser.changes[:ser.pending] {
+		ser.counts.Push(ser.first+uint64(c.at), c.live, c.born)
+	}
+	ser.pending = 0
+}
+
+// flush pushes the samples update held back or kept in ser.changes, so
+// that ser's counts can be read. A tracked stack holds its newest counts through the family's newest
 // sample: a full Sample updates every tracked stack, and one of changes
 // leaves out those that held still.
 func (f *family) flush(ser *series) {
+	settle(ser)
 	ser.counts.Push(f.n-1, uint32(min(ser.live, math.MaxUint32)), uint32(ser.born))
 }
 

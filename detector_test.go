@@ -437,3 +437,30 @@ func TestObserveChangesAsWholeSamples(t *testing.T) {
 	require.Equal(t, whole.Verdict(), changes.Verdict())
 	require.Nil(t, changes.families[sampler.Heap].byPos, "positions of the first, full Sample are let go")
 }
+
+// TestHistoryThroughHeldChanges checks a stack's history, as a pattern
+// reports it, against the counts observed: changes every sample, changes
+// held back a few at a time, and samples where nothing changed.
+func TestHistoryThroughHeldChanges(t *testing.T) {
+	d, err := NewDetector(WithHistory(16, 2))
+	require.NoError(t, err)
+	var want []float64
+	for i := range 40 {
+		live := int64(i % 7)
+		if i%10 >= 6 {
+			live = 3 // held
+		}
+		d.Observe(&sampler.Sample{Resource: sampler.Heap, Time: t0.Add(time.Duration(i) * time.Second), Seq: uint64(i + 1),
+			Records: []sampler.Record{{Stack: 1, InUseSampled: live, AllocSampled: int64(i * 7), InUseBytes: live, InUseObjects: live}}})
+		want = append(want, float64(live))
+	}
+	var got []float64
+	for _, p := range d.Patterns() {
+		if p.Stack == 1 {
+			for _, pt := range p.History {
+				got = append(got, pt.InUseBytes)
+			}
+		}
+	}
+	require.Equal(t, want[len(want)-16:], got)
+}
