@@ -115,6 +115,21 @@ type series struct {
 	found    *finding // the most significant persistence test so far
 	pushedAt uint64   // family sample index of the newest push
 	gone     bool     // evicted: byPos may still point here
+	// changes holds the newest samples whose counts changed, not pushed
+	// yet: a push writes to the history's own buffer, a cache miss or two
+	// per stack at every change, while the series itself is in cache
+	// already. They are pushed together when changes is full, and before
+	// the counts are read (flush).
+	changes [journal]change
+	pending uint8
+}
+
+// journal is how many changed samples a series holds before pushing them.
+const journal = 4
+
+// change is one sample's counts, at an index relative to the series' first.
+type change struct {
+	at, live, born uint32
 }
 
 // finding is what one test concluded, kept to report on the stack.
@@ -187,8 +202,17 @@ func (d *Detector) Observe(s *sampler.Sample) []Alert {
 
 	var tot sampler.Record
 	present := 0
-	if len(f.byPos) != len(s.Records) {
-		f.byPos = append(f.byPos[:0], make([]*series, len(s.Records))...)
+	// A Sample of changes lists a varying few stacks: positions say
+	// nothing, and what the full Sample before them left there must not
+	// keep evicted series reachable.
+	var byPos []*series
+	if !s.Changes {
+		if len(f.byPos) != len(s.Records) {
+			f.byPos = append(f.byPos[:0], make([]*series, len(s.Records))...)
+		}
+		byPos = f.byPos
+	} else {
+		f.byPos = nil
 	}
 	for k := range s.Records {
 		r := &s.Records[k]
@@ -196,8 +220,8 @@ func (d *Detector) Observe(s *sampler.Sample) []Alert {
 			continue // reserved for the total
 		}
 		var ser *series
-		if k < len(f.byPos) && f.byPos[k] != nil && f.byPos[k].key == r.Stack && !f.byPos[k].gone {
-			ser = f.byPos[k]
+		if k < len(byPos) && byPos[k] != nil && byPos[k].key == r.Stack && !byPos[k].gone {
+			ser = byPos[k]
 		} else if got, ok := f.store.Peek(r.Stack); ok {
 			ser = got
 		}
@@ -214,8 +238,8 @@ func (d *Detector) Observe(s *sampler.Sample) []Alert {
 		tot.AllocSampled += born
 		if ser == nil {
 			if f.store.Len() >= f.store.Cap() && !f.seen.grew(r.Stack, live) {
-				if k < len(f.byPos) {
-					f.byPos[k] = nil // an evicted series must not stay reachable
+				if k < len(byPos) {
+					byPos[k] = nil // an evicted series must not stay reachable
 				}
 				continue // counted in the total; tracked once it grows
 			}
@@ -223,8 +247,8 @@ func (d *Detector) Observe(s *sampler.Sample) []Alert {
 			f.store.Add(r.Stack, ser)
 			ser.slot, _ = f.store.Slot(r.Stack)
 		}
-		if k < len(f.byPos) {
-			f.byPos[k] = ser
+		if k < len(byPos) {
+			byPos[k] = ser
 		}
 		if ser.first != i && uint64(live) != ser.live {
 			// Recency follows change: flat stacks are evicted first.
@@ -237,7 +261,7 @@ func (d *Detector) Observe(s *sampler.Sample) []Alert {
 		}
 		d.update(ser, r, live, born, i)
 	}
-	if present < f.store.Len() {
+	if present < f.store.Len() && !s.Changes {
 		// A stack absent from the sample holds nothing: stored profiles
 		// omit empty stacks (the runtime's own profile lists them all, so
 		// this walk is skipped there).
@@ -247,6 +271,9 @@ func (d *Detector) Observe(s *sampler.Sample) []Alert {
 			}
 			return true
 		})
+	}
+	if t := s.Total; t != nil {
+		tot = sampler.Record{InUseBytes: t.InUseBytes, InUseObjects: t.InUseObjects, InUseSampled: t.InUseSampled, AllocSampled: t.AllocSampled}
 	}
 	f.evictions = f.store.Evictions()
 	d.update(f.total, &tot, tot.InUseSampled, tot.AllocSampled, i)
@@ -359,15 +386,37 @@ func (d *Detector) update(ser *series, r *sampler.Record, live, born int64, i ui
 	}
 	ser.proven = r.ProvenLeaked
 	if !hold {
-		ser.counts.Push(i, uint32(min(live, math.MaxUint32)), uint32(uint64(born)))
+		live32, born32 := uint32(min(live, math.MaxUint32)), uint32(uint64(born))
+		if at := i - ser.first; at <= math.MaxUint32 {
+			if ser.pending == journal {
+				settle(ser)
+			}
+			ser.changes[ser.pending] = change{at: uint32(at), live: live32, born: born32}
+			ser.pending++
+		} else {
+			// 2^32 samples after the first: no room for the index.
+			settle(ser)
+			ser.counts.Push(i, live32, born32)
+		}
 	}
 	ser.pushedAt = i
 }
 
-// flush pushes the samples update held back, so that ser's counts can be
-// read.
-func flush(ser *series) {
-	ser.counts.Push(ser.pushedAt, uint32(min(ser.live, math.MaxUint32)), uint32(ser.born))
+// settle pushes the changes ser holds.
+func settle(ser *series) {
+	for _, c := range ser.changes[:ser.pending] {
+		ser.counts.Push(ser.first+uint64(c.at), c.live, c.born)
+	}
+	ser.pending = 0
+}
+
+// flush pushes the samples update held back or kept in ser.changes, so
+// that ser's counts can be read. A tracked stack holds its newest counts through the family's newest
+// sample: a full Sample updates every tracked stack, and one of changes
+// leaves out those that held still.
+func (f *family) flush(ser *series) {
+	settle(ser)
+	ser.counts.Push(f.n-1, uint32(min(ser.live, math.MaxUint32)), uint32(ser.born))
 }
 
 // look runs the tests due at this sample over the whole family and returns
@@ -516,7 +565,7 @@ func (d *Detector) tarone(kind testKind, alpha float64) int {
 // the suspect test (a rise above the older half of what the coarsest
 // well-filled level holds).
 func (d *Detector) consider(f *family, ser *series, horizon float64) {
-	flush(ser)
+	f.flush(ser)
 	finest, coarsest := -1, -1
 	suspectLevel := -1
 	whole := false // a level tested so far holds the whole history
@@ -717,7 +766,7 @@ func (d *Detector) suspicion(f *family, ser *series, level int, b []storage.Coun
 // describe turns a test into reportable evidence. It runs only when a stack
 // becomes more suspicious, so it may allocate.
 func (d *Detector) describe(f *family, ser *series, c candidate, adj float64, s *sampler.Sample, idx int) *finding {
-	flush(ser)
+	f.flush(ser)
 	n := ser.counts.Len(c.level)
 	b := ser.counts.Last(c.level, n, nil)
 	times := f.clock.Last(c.level, n, nil)
@@ -830,7 +879,7 @@ func (d *Detector) alert(ser *series, sev Severity, fd *finding) Alert {
 // history converts a level of ser's counts to plot points.
 func (d *Detector) history(ser *series, level int) []Point {
 	f := d.families[ser.resource]
-	flush(ser)
+	f.flush(ser)
 	n := ser.counts.Len(level)
 	b := ser.counts.Last(level, n, nil)
 	times := f.clock.Last(level, n, nil)
@@ -960,7 +1009,7 @@ func (d *Detector) pattern(ser *series) Pattern {
 		Frames:     d.symbols.frames(ser.frames),
 		Severity:   ser.severity,
 		Confidence: 1 - ser.bestP,
-		Samples:    int(ser.pushedAt - ser.first + 1),
+		Samples:    int(d.families[ser.resource].n - ser.first),
 	}
 	level := 0
 	fd := ser.found

@@ -70,7 +70,7 @@ func Start(opts ...Option) (*Guard, error) {
 		// A collection at most every six intervals when the runtime runs
 		// none: as a leak grows the heap, collections grow rare, and the
 		// heap profile only changes at one.
-		h, err := heap.New(heap.WithLazyFrames(true), heap.WithMaxGCAge(6*cfg.interval))
+		h, err := heap.New(heap.WithLazyFrames(true), heap.WithChanges(true), heap.WithMaxGCAge(6*cfg.interval))
 		if err != nil {
 			return nil, fmt.Errorf("leakguard: starting the heap sampler: %w", err)
 		}

@@ -95,8 +95,16 @@ type Sample struct {
 	// Resource is what the counts measure.
 	Resource Resource
 	// Records holds one entry per stack. A stack absent from a Sample has
-	// nothing in use.
+	// nothing in use, unless Changes.
 	Records []Record
+	// Changes, when true, means Records lists only the stacks whose counts
+	// changed since the Sampler's previous Sample: every other stack holds
+	// what it held then. A Sampler does this only when asked to, for a
+	// consumer that observes each of its Samples in order.
+	Changes bool
+	// Total, when not nil, sums InUseBytes, InUseObjects, InUseSampled and
+	// AllocSampled over every stack, listed in Records or not.
+	Total *Record
 	// Rate is the backend's sampling rate in bytes (MemProfileRate for the Go
 	// heap: on average one sampled allocation per Rate bytes), 1 when every
 	// event is recorded, 0 when not applicable.

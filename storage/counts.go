@@ -226,14 +226,12 @@ func (c *Counts) Windows(upTo int, dst []Count, start []int) ([]Count, []int) {
 		held := min(c.complete(c.next, k), capacity)
 		oldest := end - held
 		if k == 0 {
-			for j := oldest; j < end; j++ {
-				dst = append(dst, c.buf[c.slot0(j-c.first)])
-			}
+			dst = appendRing(dst, c.buf[:capacity], c.slot0(oldest-c.first), held)
 		} else {
 			r := c.rebuilt(c.next, k)
-			lo := c.first >> k
-			for j := oldest; j < min(r, end); j++ {
-				dst = append(dst, c.buf[c.region(k)+c.slotK(j-lo)])
+			if stored := min(r, end); stored > oldest {
+				base := c.region(k)
+				dst = appendRing(dst, c.buf[base:base+c.stored()], c.slotK(oldest-c.first>>k), stored-oldest)
 			}
 			finerLo := c.first >> (k - 1)
 			for j := max(oldest, r); j < end; j++ {
@@ -247,6 +245,14 @@ func (c *Counts) Windows(upTo int, dst []Count, start []int) ([]Count, []int) {
 		prevStart, prevOldest = st, oldest
 	}
 	return dst, start
+}
+
+// appendRing appends n blocks of ring to dst, from slot from on, wrapping
+// around: in one or two copies rather than a division per block.
+func appendRing(dst, ring []Count, from, n uint64) []Count {
+	head := min(n, uint64(len(ring))-from)
+	dst = append(dst, ring[from:from+head]...)
+	return append(dst, ring[:n-head]...)
 }
 
 // SizeBytes approximates the memory the Counts holds: the struct and its

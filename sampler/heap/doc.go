@@ -16,6 +16,10 @@
 // profile of tens of thousands of stacks costs symbols only for those kept.
 // When someone changes runtime.MemProfileRate, the Sample's Epoch changes so
 // consumers restart their series instead of reading the jump as growth.
+// With WithChanges, a Sample after the first lists only the stacks whose
+// counts changed since the previous one, with the totals over every stack:
+// most stacks of a large profile hold still from one collection to the
+// next, and the consumer need not read them.
 //
 // leakguard's own allocation sites are left out (WithSelf puts them back):
 // its memory is bounded by configuration but fills that bound gradually,

@@ -33,6 +33,20 @@ type config struct {
 	symbolCache int
 	includeSelf bool
 	lazyFrames  bool
+	changes     bool
+}
+
+// WithChanges makes every Sample after the first list only the stacks whose
+// counts changed since the previous one (Sample.Changes), with the sums
+// over every stack in Sample.Total. In a process with tens of thousands of
+// live stacks most hold still from one collection to the next, and the
+// consumer then neither receives nor reads them. The consumer must observe
+// every Sample, in order. A Sample at a new Epoch lists every stack.
+func WithChanges(changes bool) Option {
+	return func(c *config) error {
+		c.changes = changes
+		return nil
+	}
 }
 
 // WithLazyFrames leaves Records' Frames nil and symbolises a stack only
@@ -106,15 +120,18 @@ type Sampler struct {
 	seed    maphash.Seed
 	symbols *simplelru.LRU[uint64, symbolised]
 	records []runtime.MemProfileRecord
-	index   positions // stack → position in the Sample being built
-	last    int       // records in the previous profile
-	at      []int32   // position in the Sample → its first profile record
+	mapped  bool    // records lives outside the Go heap (mapRecords)
+	index   []int32 // stack → its first bucket's id+1, 0 marking an empty slot
+	last    int     // records in the previous profile
+	n       int     // records in the newest profile
 	classes map[uintptr]pcClass
-	gen     uint64       // Samples taken: Resolve answers only for the newest
-	seen    []seenRecord // per profile record, what the previous Sample worked out
+	gen     uint64   // Samples taken: Resolve answers only for the newest
+	buckets []bucket // by id: position in the profile counted from its end
+	pending []int32  // stacks summed after the walk
 	// selfBytes is what the newest profile holds at leakguard's own
-	// allocation sites.
+	// allocation sites, total what it holds at the others (or all, WithSelf).
 	selfBytes int64
+	total     sampler.Record
 	gc        []metrics.Sample
 	gcStats   debug.GCStats
 	// lastStamp is the time of the collection the newest Sample describes.
@@ -158,7 +175,8 @@ func (s *Sampler) Resource() sampler.Resource { return sampler.Heap }
 func (s *Sampler) Close() error {
 	s.closed = true
 	s.symbols.Purge()
-	s.records, s.index, s.at, s.classes, s.seen = nil, positions{}, nil, nil, nil
+	s.free()
+	s.index, s.classes, s.buckets, s.pending = nil, nil, nil, nil
 	return nil
 }
 
@@ -194,111 +212,235 @@ func (s *Sampler) Sample(ctx context.Context) (*sampler.Sample, error) {
 		s.epoch++
 	}
 	n := s.read()
-	s.lastStamp = s.gcTime()
+	stamp := s.gcTime()
+	if s.cfg.changes && stamp.Before(s.lastStamp) {
+		// The wall clock was set back. A consumer restarts its series when
+		// time runs backwards, and could not from a Sample of changes.
+		stamp = s.lastStamp
+	}
+	s.lastStamp = stamp
 	out := &sampler.Sample{
 		Time:     s.lastStamp,
 		Resource: sampler.Heap,
-		Records:  make([]sampler.Record, 0, n),
 		Rate:     int64(rate),
 		Seq:      cycle,
 		Epoch:    s.epoch,
 		Source:   "runtime",
 	}
-	s.index.reset(n)
-	s.at = s.at[:0]
-	var selfBytes int64
+	// Changes only against a Sample of the same epoch, whose estimates the
+	// buckets still hold.
+	full := !s.cfg.changes || !s.sampled || rate != s.rate
+	if full {
+		out.Records = make([]sampler.Record, 0, n)
+	}
 	s.gen++
+	s.n = n
 	if s.cfg.lazyFrames {
 		gen := s.gen
 		out.Resolve = func(stack uint64) []sampler.Frame {
 			if gen != s.gen || s.closed {
 				return nil
 			}
-			j, ok := s.index.find(stack)
-			if !ok {
+			id, ok := s.find(stack)
+			if !ok || id >= s.n {
 				return nil
 			}
 			// Not cached: the consumer keeps what it resolves, and caching
 			// every resolved stack would hold their frames twice.
-			return symbolise(s.records[s.at[j]].Stack())
+			return symbolise(s.records[s.n-1-id].Stack())
 		}
 	}
-	// The runtime lists its buckets newest first and never removes one, so
-	// the previous profile's records reappear, in order, after the new
-	// ones: their fingerprints and classes carry over, checked against the
-	// stack's depth and leaf.
-	added := n - len(s.seen)
-	if added < 0 {
-		s.seen, added = s.seen[:0], n
+	if !s.walk(out, n, full) {
+		// The runtime listed its buckets in an order other than the one
+		// walk relies on: work every record out afresh.
+		s.forget()
+		full = true
+		out.Records = make([]sampler.Record, 0, n)
+		s.walk(out, n, true)
 	}
-	s.seen = slices.Grow(s.seen, added)[:n]
-	copy(s.seen[added:], s.seen[:n-added])
-	for i := range s.records[:n] {
-		r := &s.records[i]
-		stk := r.Stack()
-		var key uint64
-		var self, known bool
-		if sn := &s.seen[i]; i >= added && len(stk) > 0 && int(sn.depth) == len(stk) && sn.leaf == stk[0] {
-			key, self, known = sn.key, sn.self, s.cfg.lazyFrames
-		} else {
-			key = s.fingerprint(stk)
-		}
-		var sym symbolised
-		switch {
-		case known:
-		case s.cfg.lazyFrames:
-			self = s.selfStack(stk)
-		default:
-			sym = s.symbolised(key, stk)
-			self = sym.self
-		}
-		s.seen[i] = seenRecord{key: key, self: self, depth: int32(len(stk))}
-		if len(stk) > 0 {
-			s.seen[i].leaf = stk[0]
-		}
-		if self {
-			_, b := scale(r.InUseObjects(), r.InUseBytes(), int64(rate))
-			selfBytes += b
-			if !s.cfg.includeSelf {
-				continue
-			}
-		}
-		rawIn, rawAlloc := r.InUseObjects(), r.AllocObjects
-		inObj, inBytes := scale(r.InUseObjects(), r.InUseBytes(), int64(rate))
-		allocObj, allocBytes := scale(r.AllocObjects, r.AllocBytes, int64(rate))
-		// The runtime keeps one record per stack and allocation size, so a
-		// stack that allocates several sizes has several; a Sample has one
-		// per stack. Scaling is per size, as the estimate's variance is.
-		if j, ok := s.index.find(key); ok {
-			agg := &out.Records[j]
-			agg.InUseBytes += inBytes
-			agg.InUseObjects += inObj
-			agg.AllocBytes += allocBytes
-			agg.AllocObjects += allocObj
-			agg.InUseSampled += rawIn
-			agg.AllocSampled += rawAlloc
-			continue
-		}
-		s.index.insert(key, len(out.Records))
-		s.at = append(s.at, int32(i))
-		out.Records = append(out.Records, sampler.Record{
-			Stack:        key,
-			Frames:       sym.frames,
-			InUseBytes:   inBytes,
-			InUseObjects: inObj,
-			AllocBytes:   allocBytes,
-			AllocObjects: allocObj,
-			InUseSampled: rawIn,
-			AllocSampled: rawAlloc,
-		})
+	if s.cfg.changes {
+		out.Changes = !full
+		total := s.total
+		out.Total = &total
 	}
 	s.sampled, s.lastGC, s.rate = true, cycle, rate
-	s.selfBytes = selfBytes
 	if !s.cfg.lazyFrames {
 		// Nothing refers to the buffer once the Sample is built.
 		s.Release()
 	}
 	return out, nil
+}
+
+// walk builds out's records from the n profile records read, all of them
+// when full and otherwise those of the stacks whose counts changed since the
+// previous Sample, and brings the sums over every stack reported (s.total)
+// and over leakguard's own (s.selfBytes) up to date. It reports false,
+// having built nothing usable, when a bucket seen before is not where the
+// runtime's order puts it.
+//
+// The runtime lists its buckets newest first and never removes one (the
+// profile is read with every bucket, in use or not), so the previous
+// profile's buckets reappear, in order, after the new ones: counted from
+// the end, a bucket keeps its place, its fingerprint and what it held. Each
+// bucket seen before is checked against its stack's depth and leaf.
+func (s *Sampler) walk(out *sampler.Sample, n int, full bool) bool {
+	rate := out.Rate
+	known := len(s.buckets)
+	if n < known {
+		s.forget()
+		known, full = 0, true
+	}
+	if full {
+		s.total, s.selfBytes = sampler.Record{}, 0
+	}
+	s.buckets = slices.Grow(s.buckets, n-known)[:n]
+	s.growIndex(n)
+	s.pending = s.pending[:0]
+	// Oldest first: a stack's first bucket, which carries its fingerprint
+	// and its place in out, comes before the stack's other sizes.
+	for id := range n {
+		r := &s.records[n-1-id]
+		b := &s.buckets[id]
+		fresh := id >= known
+		if !fresh {
+			d := int(b.depth)
+			if r.Stack0[0] != b.leaf || d < len(r.Stack0) && r.Stack0[d] != 0 || d > 0 && r.Stack0[d-1] == 0 {
+				return false
+			}
+		} else {
+			s.addBucket(id, r.Stack())
+		}
+		// A bucket is one stack and one allocation size: its bytes follow
+		// its objects.
+		if !full && !fresh && r.AllocObjects == b.allocs && r.FreeObjects == b.frees {
+			continue
+		}
+		// The sums change by the bucket's new counts less its old ones,
+		// scaled as they were.
+		var was inUse
+		if !full && !fresh && r.AllocObjects > 0 {
+			in, size := b.allocs-b.frees, r.AllocBytes/r.AllocObjects
+			was.objects, was.bytes = scale(in, in*size, rate)
+			was.sampled, was.born = in, b.allocs
+		}
+		b.allocs, b.frees = r.AllocObjects, r.FreeObjects
+		now := inUseOf(r, rate)
+		if b.self {
+			s.selfBytes += now.bytes - was.bytes
+			if !s.cfg.includeSelf {
+				continue
+			}
+		}
+		s.total.InUseBytes += now.bytes - was.bytes
+		s.total.InUseObjects += now.objects - was.objects
+		s.total.InUseSampled += now.sampled - was.sampled
+		s.total.AllocSampled += now.born - was.born
+		switch {
+		case full && b.canon == int32(id):
+			b.out = int32(len(out.Records))
+			out.Records = append(out.Records, s.record(b.key, r, rate, &now))
+		case full:
+			// The runtime keeps one record per stack and allocation size; a
+			// Sample has one per stack. Scaling is per size, as the
+			// estimate's variance is.
+			add(&out.Records[s.buckets[b.canon].out], r, rate, &now)
+		case b.canon == int32(id) && b.next == 0:
+			b.out = int32(len(out.Records))
+			out.Records = append(out.Records, s.record(b.key, r, rate, &now))
+		default:
+			c := &s.buckets[b.canon]
+			if p := c.out; p >= 0 && int(p) < len(out.Records) && out.Records[p].Stack == c.key {
+				// A new size of a stack listed above with its only other.
+				add(&out.Records[p], r, rate, &now)
+				continue
+			}
+			// One size of a stack with several: the stack's record sums
+			// them all, the unchanged ones too, once every bucket has been
+			// read.
+			if c.out != pendingOut {
+				c.out = pendingOut
+				s.pending = append(s.pending, b.canon)
+			}
+		}
+	}
+	for _, c := range s.pending {
+		r := &s.records[n-1-int(c)]
+		in := inUseOf(r, rate)
+		rec := s.record(s.buckets[c].key, r, rate, &in)
+		for id := s.buckets[c].next; id != 0; id = s.buckets[id-1].next {
+			r := &s.records[n-int(id)]
+			in := inUseOf(r, rate)
+			add(&rec, r, rate, &in)
+		}
+		out.Records = append(out.Records, rec)
+		s.buckets[c].out = -1
+	}
+	return true
+}
+
+// addBucket works out what a bucket seen for the first time is: its
+// fingerprint, whether leakguard allocated there, and the stack's first
+// bucket if this is another size of a stack already seen.
+func (s *Sampler) addBucket(id int, stk []uintptr) {
+	b := &s.buckets[id]
+	key := s.fingerprint(stk)
+	*b = bucket{key: key, canon: int32(id), out: -1, depth: uint8(len(stk))}
+	if len(stk) > 0 {
+		b.leaf = stk[0]
+	}
+	if first, ok := s.find(key); ok {
+		c := &s.buckets[first]
+		b.canon, b.self = int32(first), c.self
+		b.next, c.next = c.next, int32(id)+1
+		return
+	}
+	s.insert(id)
+	if s.cfg.lazyFrames {
+		b.self = s.selfStack(stk)
+	} else {
+		b.self = s.symbolised(key, stk).self
+	}
+}
+
+// forget drops what was worked out about every bucket.
+func (s *Sampler) forget() {
+	s.buckets = s.buckets[:0]
+	clear(s.index)
+}
+
+// record is the Sample's record for one profile record of stack key, whose
+// in-use counts are in.
+func (s *Sampler) record(key uint64, r *runtime.MemProfileRecord, rate int64, in *inUse) sampler.Record {
+	out := sampler.Record{Stack: key}
+	if !s.cfg.lazyFrames {
+		out.Frames = s.symbolised(key, r.Stack()).frames
+	}
+	add(&out, r, rate, in)
+	return out
+}
+
+// inUse is what one profile record holds: its live objects scaled to an
+// estimate, sampled, and its sampled births.
+type inUse struct {
+	objects, bytes int64
+	sampled, born  int64
+}
+
+func inUseOf(r *runtime.MemProfileRecord, rate int64) inUse {
+	objects, bytes := scale(r.InUseObjects(), r.InUseBytes(), rate)
+	return inUse{objects: objects, bytes: bytes, sampled: r.InUseObjects(), born: r.AllocObjects}
+}
+
+// add adds one profile record's counts, in use as inUseOf gave them, to a
+// Sample's record.
+func add(agg *sampler.Record, r *runtime.MemProfileRecord, rate int64, in *inUse) {
+	allocObj, allocBytes := scale(r.AllocObjects, r.AllocBytes, rate)
+	agg.InUseBytes += in.bytes
+	agg.InUseObjects += in.objects
+	agg.AllocBytes += allocBytes
+	agg.AllocObjects += allocObj
+	agg.InUseSampled += in.sampled
+	agg.AllocSampled += in.born
 }
 
 // SelfBytes reports the heap bytes in use at leakguard's own allocation
@@ -314,9 +456,31 @@ func (s *Sampler) SelfBytes() int64 { return s.selfBytes }
 // it is done with a Sample.
 func (s *Sampler) Release() {
 	if cap(s.records) > keepRecords {
-		s.records = nil
+		s.free()
 		s.gen++
 	}
+}
+
+// alloc replaces the profile buffer with one of n records: outside the Go
+// heap when it is too large to keep between Samples.
+func (s *Sampler) alloc(n int) {
+	s.free()
+	if n > keepRecords {
+		if r, ok := mapRecords(n); ok {
+			s.records, s.mapped = r, true
+			return
+		}
+	}
+	s.records = make([]runtime.MemProfileRecord, n)
+}
+
+// free lets go of the profile buffer.
+func (s *Sampler) free() {
+	if s.mapped {
+		unmapRecords(s.records)
+		s.mapped = false
+	}
+	s.records = nil
 }
 
 // gcCycle is the number of completed collections, read without stopping
@@ -342,15 +506,24 @@ func (s *Sampler) gcTime() time.Time {
 	return s.gcStats.LastGC
 }
 
-// seenRecord is what one profile record's stack came to: its fingerprint
-// and whether leakguard allocated there, with the depth and leaf PC that
-// identify the stack when the record reappears.
-type seenRecord struct {
-	key   uint64
-	leaf  uintptr
-	depth int32
-	self  bool
+// bucket is what the previous Samples worked out about one of the
+// runtime's profile buckets (one stack and allocation size): enough to
+// recognise it, to tell whether its counts changed, and to sum what it
+// holds without reading its record again.
+type bucket struct {
+	key  uint64
+	leaf uintptr
+	// allocs and frees are the sampled counts as of the previous Sample.
+	allocs, frees int64
+	canon         int32 // id of the stack's first bucket
+	next          int32 // id+1 of the stack's next bucket after canon, 0 if none (canon only)
+	out           int32 // canon's position in a full Sample being built, or pendingOut
+	depth         uint8
+	self          bool
 }
+
+// pendingOut marks a stack whose record is summed after the walk.
+const pendingOut = -2
 
 // keepRecords is the largest profile buffer kept between Samples (4.5 MiB
 // of records): a process with more live stacks than that pays an allocation
@@ -364,11 +537,11 @@ func (s *Sampler) read() int {
 	if len(s.records) < s.last {
 		// The buffer was released: size it from the previous profile so
 		// that one pass over the runtime's buckets usually suffices.
-		s.records = make([]runtime.MemProfileRecord, s.last+s.last/4+50)
+		s.alloc(s.last + s.last/16 + 64)
 	}
 	n, ok := runtime.MemProfile(s.records, true)
 	for !ok {
-		s.records = make([]runtime.MemProfileRecord, n+n/4+50)
+		s.alloc(n + n/4 + 50)
 		n, ok = runtime.MemProfile(s.records, true)
 	}
 	s.last = n
@@ -560,54 +733,51 @@ func scale(count, size, rate int64) (int64, int64) {
 	return int64(float64(count) * f), int64(float64(size) * f)
 }
 
-// positions maps fingerprints to positions: open addressing on the
-// fingerprint, already a hash, in one array reused from Sample to Sample.
-// Merging the per-size records of a profile with tens of thousands of
-// stacks costs a map operation each otherwise.
-type positions struct {
-	slots []slot
-}
+// The index maps fingerprints to bucket ids: open addressing on the
+// fingerprint, already a hash, over the ids alone (the keys are the
+// buckets'), kept from Sample to Sample as the buckets are, so that a
+// bucket is looked up once, when first seen.
 
-type slot struct {
-	key uint64
-	pos int32 // position + 1; 0 marks an empty slot
-}
-
-// reset empties the table, sized for n keys at most half full.
-func (p *positions) reset(n int) {
-	size := 64
+// growIndex makes room for n stacks at most half full.
+func (s *Sampler) growIndex(n int) {
+	size := max(64, len(s.index))
 	for size < 2*n {
 		size *= 2
 	}
-	if len(p.slots) < size || len(p.slots) > 4*size {
-		p.slots = make([]slot, size)
+	if size == len(s.index) {
 		return
 	}
-	clear(p.slots)
+	old := s.index
+	s.index = make([]int32, size)
+	for _, id := range old {
+		if id != 0 {
+			s.insert(int(id - 1))
+		}
+	}
 }
 
-func (p *positions) find(key uint64) (int, bool) {
-	if len(p.slots) == 0 {
+func (s *Sampler) find(key uint64) (int, bool) {
+	if len(s.index) == 0 {
 		return 0, false
 	}
-	mask := uint64(len(p.slots) - 1)
+	mask := uint64(len(s.index) - 1)
 	for i := key & mask; ; i = (i + 1) & mask {
-		sl := &p.slots[i]
-		if sl.pos == 0 {
+		id := s.index[i]
+		if id == 0 {
 			return 0, false
 		}
-		if sl.key == key {
-			return int(sl.pos - 1), true
+		if s.buckets[id-1].key == key {
+			return int(id - 1), true
 		}
 	}
 }
 
-// insert adds a key not present; reset sized the table for every key.
-func (p *positions) insert(key uint64, pos int) {
-	mask := uint64(len(p.slots) - 1)
-	i := key & mask
-	for p.slots[i].pos != 0 {
+// insert indexes bucket id's stack, not indexed yet; growIndex made room.
+func (s *Sampler) insert(id int) {
+	mask := uint64(len(s.index) - 1)
+	i := s.buckets[id].key & mask
+	for s.index[i] != 0 {
 		i = (i + 1) & mask
 	}
-	p.slots[i] = slot{key: key, pos: int32(pos + 1)}
+	s.index[i] = int32(id + 1)
 }

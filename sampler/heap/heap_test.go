@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"runtime/debug"
 	"runtime/pprof"
 	"strings"
 	"testing"
@@ -223,8 +224,9 @@ func distinctStacks(depth int) {
 }
 
 // BenchmarkSample compares reading runtime.MemProfile directly (what the
-// Sampler does) with writing a pprof profile and parsing it back, at about
-// 100, 1,000 and 10,000 live stacks.
+// Sampler does, listing every stack or, as a Guard reads, the changes) with
+// writing a pprof profile and parsing it back, at about 100, 1,000 and
+// 10,000 live stacks.
 func BenchmarkSample(b *testing.B) {
 	for _, depth := range []int{7, 10, 13} {
 		withRate(b, 1)
@@ -243,6 +245,21 @@ func BenchmarkSample(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
 				s.sampled = false // measure the read, not the GC wait
+				if _, err := s.Sample(context.Background()); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run(fmt.Sprintf("changes/stacks=%d", stacks), func(b *testing.B) {
+			// As a Guard reads: lazy frames, and only the stacks that changed.
+			s, _ := New(WithLazyFrames(true), WithChanges(true))
+			defer s.Close()
+			if _, err := s.Sample(context.Background()); err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				s.lastGC = 0 // measure the read, not the GC wait
 				if _, err := s.Sample(context.Background()); err != nil {
 					b.Fatal(err)
 				}
@@ -409,19 +426,21 @@ func TestLazyFramesResolveUntilTheNextSample(t *testing.T) {
 	require.Nil(t, first.Resolve(first.Records[0].Stack), "a Sample resolves only until the next")
 }
 
-func TestPositions(t *testing.T) {
-	var p positions
-	for _, n := range []int{0, 5, 1000, 3} {
-		p.reset(n)
+func TestIndex(t *testing.T) {
+	var s Sampler
+	for _, n := range []int{0, 5, 1000, 3, 5000} {
+		s.forget()
 		for i := range n {
-			p.insert(uint64(i)*0x9e3779b97f4a7c15, i)
+			s.buckets = append(s.buckets, bucket{key: uint64(i) * 0x9e3779b97f4a7c15})
+			s.growIndex(i + 1) // grows while full of keys
+			s.insert(i)
 		}
 		for i := range n {
-			got, ok := p.find(uint64(i) * 0x9e3779b97f4a7c15)
+			got, ok := s.find(uint64(i) * 0x9e3779b97f4a7c15)
 			require.True(t, ok)
 			require.Equal(t, i, got)
 		}
-		_, ok := p.find(12345)
+		_, ok := s.find(12345)
 		require.False(t, ok)
 	}
 }
@@ -441,11 +460,102 @@ func TestRecordsCarryOverBetweenSamples(t *testing.T) {
 		_, err := s.Sample(context.Background())
 		require.NoError(t, err)
 		n := s.last
-		require.Len(t, s.seen, n)
+		require.Len(t, s.buckets, n)
 		for i, r := range s.records[:n] {
 			stk := r.Stack()
-			require.Equal(t, s.fingerprint(stk), s.seen[i].key, "record %d", i)
-			require.Equal(t, s.selfStack(stk), s.seen[i].self, "record %d", i)
+			b := s.buckets[n-1-i]
+			require.Equal(t, s.fingerprint(stk), b.key, "record %d", i)
+			require.Equal(t, s.selfStack(stk), b.self, "record %d", i)
+			require.Equal(t, b.key, s.buckets[b.canon].key, "record %d", i)
 		}
 	}
+}
+
+//go:noinline
+func retainSizesAgain(sizes ...int) {
+	for _, n := range sizes {
+		leakyAllocator(1, n)
+	}
+}
+
+// TestChangesAddUpToTheWholeProfile applies each Sample of a Sampler
+// WithChanges to what the previous ones listed and checks the result, and
+// the Total, against the whole profile read at the same collection: after
+// new stacks, a stack gaining a size in the same cycle its only other size
+// changed, a change to one size of a stack with several, and frees.
+func TestChangesAddUpToTheWholeProfile(t *testing.T) {
+	withRate(t, 1)
+	defer debug.SetGCPercent(debug.SetGCPercent(-1)) // only the test's collections: both read the same one
+	defer func() { retained = nil }()
+	changes, err := New(WithChanges(true), WithLazyFrames(true))
+	require.NoError(t, err)
+	defer changes.Close()
+	whole, err := New(WithLazyFrames(true))
+	require.NoError(t, err)
+	defer whole.Close()
+	whole.seed = changes.seed
+	held := map[uint64]sampler.Record{}
+	for round, sizes := range [][]int{{3000}, {3000, 9000}, {9000}, {}, nil} {
+		retainSizesAgain(sizes...)
+		if sizes == nil {
+			retained = nil
+		}
+		runtime.GC()
+		got, err := changes.Sample(context.Background())
+		require.NoError(t, err)
+		want, err := whole.Sample(context.Background())
+		require.NoError(t, err)
+		require.Equal(t, round > 0, got.Changes)
+		require.False(t, want.Changes)
+		require.Nil(t, want.Total)
+		if round > 0 {
+			require.Less(t, len(got.Records), len(want.Records), "round %d: some stacks hold still", round)
+		}
+		for _, r := range got.Records {
+			held[r.Stack] = r
+		}
+		var sum sampler.Record
+		for _, r := range want.Records {
+			require.Equal(t, r, held[r.Stack], "round %d", round)
+			sum.InUseBytes += r.InUseBytes
+			sum.InUseObjects += r.InUseObjects
+			sum.InUseSampled += r.InUseSampled
+			sum.AllocSampled += r.AllocSampled
+		}
+		require.Len(t, held, len(want.Records), "round %d", round)
+		require.Equal(t, sum, *got.Total, "round %d", round)
+	}
+
+	// A bucket not where the runtime's order puts it: the Sample is read
+	// afresh and lists every stack.
+	changes.buckets[len(changes.buckets)/2].leaf++
+	runtime.GC()
+	got, err := changes.Sample(context.Background())
+	require.NoError(t, err)
+	want, err := whole.Sample(context.Background())
+	require.NoError(t, err)
+	require.False(t, got.Changes)
+	require.ElementsMatch(t, want.Records, got.Records)
+}
+
+// TestLargeBufferOutsideTheHeap checks that a profile buffer too large to
+// keep is mapped outside the Go heap where the system allows it, holds
+// what MemProfile writes, and is let go by Release and Close.
+func TestLargeBufferOutsideTheHeap(t *testing.T) {
+	s, err := New()
+	require.NoError(t, err)
+	s.alloc(keepRecords + 1)
+	require.Equal(t, runtime.GOOS == "linux", s.mapped)
+	require.Len(t, s.records, keepRecords+1)
+	n, ok := runtime.MemProfile(s.records, true)
+	require.True(t, ok)
+	require.Positive(t, n)
+	require.NotEmpty(t, s.records[0].Stack())
+	s.Release()
+	require.Nil(t, s.records)
+	require.False(t, s.mapped)
+	s.alloc(keepRecords + 1)
+	require.NoError(t, s.Close())
+	require.Nil(t, s.records)
+	require.False(t, s.mapped)
 }
