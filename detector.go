@@ -562,8 +562,8 @@ func (d *Detector) tarone(kind testKind, alpha float64) int {
 // consider adds ser's hypotheses at this look: the persistence test at the
 // finest resolution whose history spans one and a half horizons and at the
 // finest that holds the whole history (the coarsest when none does), and
-// the suspect test (a rise above the older half of what the coarsest
-// well-filled level holds).
+// the suspect test (the rise over the coarsest well-filled level, for a
+// newest count that is still a new high).
 func (d *Detector) consider(f *family, ser *series, horizon float64) {
 	f.flush(ser)
 	finest, coarsest := -1, -1
@@ -640,6 +640,10 @@ func riseAbove(b []storage.Count, lo, hi int) (stats.Rise, int) {
 	n := len(b) - 1
 	return stats.Rise{Events: events(b[from], b[n]), Rise: int64(b[n].Live) - int64(ref)}, from
 }
+
+// continuing is the level, uncorrected, at which a suspect's newer half
+// must show growth of its own above the older half's highest count.
+const continuing = 0.1
 
 // persistence adds the persistence hypothesis at one level. The null is
 // that all of the stack's growth beyond stationary churn fits in one window
@@ -728,32 +732,46 @@ func (d *Detector) persistence(f *family, ser *series, level int, b []storage.Co
 	})
 }
 
-// suspicion adds the suspect hypothesis: the newest count against the
-// highest of the older half of the level.
+// suspicion adds the suspect hypothesis: the newest count's rise over the
+// whole level, tested against the level's events, for a stack whose newest
+// count is still a new high. The rise from the level's first block uses all
+// of its evidence; the new-high condition keeps out what stopped growing —
+// a warm-up or a step that ended, a sawtooth below its peaks.
 func (d *Detector) suspicion(f *family, ser *series, level int, b []storage.Count, horizon float64) {
 	n := len(b)
 	times := levelTimes(f, level, n)
 	last := len(b) - 1
-	half := last / 2
-	rise, from := riseAbove(b, 0, half)
+	rise := stats.Rise{Events: events(b[0], b[last]), Rise: int64(b[last].Live) - int64(b[0].Live)}
 	c := candidate{
-		ser: ser, kind: suspicion, level: level, p: rise.P(), minP: stats.MinP(events(b[0], b[last])),
-		rise: rise.Rise, events: rise.Events, growFrom: times[from],
+		ser: ser, kind: suspicion, level: level, p: rise.P(), minP: rise.MinP(),
+		rise: rise.Rise, events: rise.Events, growFrom: times[0],
 	}
-	// A suspect must still be rising: above everything up to three
-	// quarters of the level. A step or a warm-up that ended in the newer
-	// half is not. (Rejecting less can only lower the false-suspect rate.)
-	var peak uint32
-	for _, x := range b[:last-last/4] {
-		peak = max(peak, x.Peak, x.Live)
+	// A suspect must still be rising: above everything the first three
+	// quarters of the level reached, and at least as high as anything
+	// since. A step or a warm-up that ended, and churn wandering after
+	// one, are not. (Rejecting more can only lower the false-suspect
+	// rate.)
+	var early, recent uint32
+	for i, x := range b[:last] {
+		if i < last-last/4 {
+			early = max(early, x.Peak, x.Live)
+		} else {
+			recent = max(recent, x.Peak, x.Live)
+		}
 	}
-	if b[last].Live <= peak {
+	if b[last].Live <= early || b[last].Live < recent {
+		c.p = 1
+	}
+	// And growth must be going on in the newer half, above everything the
+	// older half held, with some evidence of its own: a warm-up that ended
+	// long ago followed by churn that touches a new high is not.
+	if cont, _ := riseAbove(b, 0, last/2); cont.P() > continuing {
 		c.p = 1
 	}
 	if lim := d.cfg.memLimit; lim > 0 && f.total != nil && rise.Rise > 0 && ser.perObj > 0 {
 		// Alert early only when the growth's lower bound would reach the
 		// memory limit before the horizon could confirm it.
-		dt := times[last] - times[from]
+		dt := times[last] - times[0]
 		if dt > 0 {
 			low := (float64(rise.Rise) - 1.96*math.Sqrt(float64(rise.Events))) * ser.perObj / dt
 			headroom := float64(lim - f.total.bytes)

@@ -311,7 +311,7 @@ func stored(w io.Writer, short bool) error {
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "| MemProfileRate | Runs | Alert precision | Alert recall | Alert recall, leaks retaining ≥ 50 sampled objects | Suspect precision | Suspect recall | Benign runs with a suspect |")
 	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|")
-	missed := map[string]int{}
+	missed, falseSuspects := map[string]int{}, map[string]int{}
 	for _, rate := range rates {
 		runtime.MemProfileRate = rate
 		var runs, aTP, aFP, aFN, sTP, sFP, sFN, benign, benignSusp, big, bigTP int
@@ -334,6 +334,7 @@ func stored(w io.Writer, short bool) error {
 					benign++
 					if o.falseSusp {
 						benignSusp++
+						falseSuspects[fmt.Sprintf("%s at %d KiB", wl.Name, rate>>10)]++
 					}
 					continue
 				}
@@ -360,18 +361,24 @@ func stored(w io.Writer, short bool) error {
 			ratio(aTP, aTP+aFP), ratio(aTP, aTP+aFN), ratio(bigTP, big), big, ratio(sTP, sTP+sFP), ratio(sTP, sTP+sFN), benignSusp, benign)
 	}
 	fmt.Fprintln(w)
-	if len(missed) > 0 {
-		keys := slices.Sorted(maps.Keys(missed))
-		fmt.Fprint(w, "Leak runs not even suspected:")
-		for i, k := range keys {
-			sep := ","
-			if i == 0 {
-				sep = ""
-			}
-			fmt.Fprintf(w, "%s %s (%d of %d)", sep, k, missed[k], seeds)
-		}
-		fmt.Fprintln(w, ".")
-		fmt.Fprintln(w)
-	}
+	listRuns(w, "Leak runs not even suspected:", missed, seeds)
+	listRuns(w, "Benign runs with a suspect:", falseSuspects, seeds)
 	return nil
+}
+
+// listRuns prints a sentence naming the runs counted in runs, if any.
+func listRuns(w io.Writer, intro string, runs map[string]int, seeds int) {
+	if len(runs) == 0 {
+		return
+	}
+	fmt.Fprint(w, intro)
+	for i, k := range slices.Sorted(maps.Keys(runs)) {
+		sep := ","
+		if i == 0 {
+			sep = ""
+		}
+		fmt.Fprintf(w, "%s %s (%d of %d)", sep, k, runs[k], seeds)
+	}
+	fmt.Fprintln(w, ".")
+	fmt.Fprintln(w)
 }
