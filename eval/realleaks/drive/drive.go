@@ -67,12 +67,13 @@ func Main(name string, setup Setup) {
 	flag.StringVar(&c.Guard, "guard", "", "run a leakguard Guard in-process and write its final Report (JSON) to this file")
 	flag.DurationVar(&c.Horizon, "horizon", 0, "the Guard's horizon (default 0.4 × -duration)")
 	flag.BoolVar(&c.Serve, "serve", false, "serve net/http/pprof on 127.0.0.1:0 and print its /debug/pprof/heap URL as stdout's first line")
+	memRate := flag.Int("memprofilerate", MemProfileRate, "runtime.MemProfileRate to set at the start (524288 is the runtime's default)")
 	flag.Parse()
-	if c.Duration <= 0 || c.Interval <= 0 || c.Rate <= 0 || c.Clients <= 0 || (c.Out == "" && c.Guard == "" && !c.Serve) {
-		fmt.Fprintf(os.Stderr, "%s: need positive -duration, -interval, -rate, -clients and one of -out, -guard, -serve\n", name)
+	if c.Duration <= 0 || c.Interval <= 0 || c.Rate <= 0 || c.Clients <= 0 || *memRate <= 0 || (c.Out == "" && c.Guard == "" && !c.Serve) {
+		fmt.Fprintf(os.Stderr, "%s: need positive -duration, -interval, -rate, -clients, -memprofilerate and one of -out, -guard, -serve\n", name)
 		os.Exit(2)
 	}
-	runtime.MemProfileRate = MemProfileRate
+	runtime.MemProfileRate = *memRate
 	stats, err := Run(context.Background(), c, setup)
 	fmt.Fprintf(os.Stderr, "%s: %d requests, %d failed, %d profiles\n", name, stats.Requests, stats.Failed, stats.Profiles)
 	if err != nil {
