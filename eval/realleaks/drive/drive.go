@@ -108,16 +108,14 @@ func Run(ctx context.Context, c Config, setup Setup) (Stats, error) {
 		defer g.Stop()
 	}
 	if c.Serve {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		mux := http.NewServeMux()
+		mux.HandleFunc("/debug/pprof/", httppprof.Index)
+		base, _, stop, err := Serve(mux)
 		if err != nil {
 			return st, err
 		}
-		mux := http.NewServeMux()
-		mux.HandleFunc("/debug/pprof/", httppprof.Index)
-		srv := &http.Server{Handler: mux}
-		go srv.Serve(ln)
-		defer srv.Close()
-		fmt.Printf("http://%s/debug/pprof/heap\n", ln.Addr())
+		defer stop()
+		fmt.Printf("%s/debug/pprof/heap\n", base)
 	}
 	ctx, cancel := context.WithTimeout(ctx, c.Duration)
 	defer cancel()
@@ -248,4 +246,17 @@ func Do(client *http.Client, r *http.Request) error {
 		return errors.New(resp.Status)
 	}
 	return nil
+}
+
+// Serve serves h on a loopback port and returns its base URL
+// ("http://127.0.0.1:port"), a client for it with a timeout, and a
+// function that stops the server.
+func Serve(h http.Handler) (base string, client *http.Client, stop func(), err error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", nil, nil, err
+	}
+	srv := &http.Server{Handler: h}
+	go srv.Serve(ln)
+	return "http://" + ln.Addr().String(), &http.Client{Timeout: 5 * time.Second}, func() { srv.Close() }, nil
 }

@@ -15,11 +15,9 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"strings"
 	"sync/atomic"
-	"time"
 
 	lua "github.com/yuin/gopher-lua"
 
@@ -94,14 +92,11 @@ func main() {
 			}
 			fmt.Fprintln(w, out)
 		})
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		base, client, stopServer, err := drive.Serve(mux)
 		if err != nil {
 			return nil, nil, err
 		}
-		srv := &http.Server{Handler: mux}
-		go srv.Serve(ln)
-		url := "http://" + ln.Addr().String() + "/shout"
-		client := &http.Client{Timeout: 5 * time.Second}
+		url := base + "/shout"
 		var n atomic.Int64
 		req := func(ctx context.Context) error {
 			body := fmt.Sprintf("request %d wants these words in capitals", n.Add(1))
@@ -111,6 +106,6 @@ func main() {
 			}
 			return drive.Do(client, r)
 		}
-		return req, func() { srv.Close() }, nil
+		return req, stopServer, nil
 	})
 }

@@ -16,10 +16,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"sync/atomic"
-	"time"
 
 	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/mark3labs/mcp-go/server"
@@ -36,14 +34,12 @@ func main() {
 			})
 		mux := http.NewServeMux()
 		mux.Handle("/mcp", server.NewStreamableHTTPServer(s))
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		base, hc, stopServer, err := drive.Serve(mux)
 		if err != nil {
 			return nil, nil, err
 		}
-		srv := &http.Server{Handler: mux}
-		go srv.Serve(ln)
-		c := &client{url: "http://" + ln.Addr().String() + "/mcp", http: &http.Client{Timeout: 5 * time.Second}}
-		return c.session, func() { srv.Close() }, nil
+		c := &client{url: base + "/mcp", http: hc}
+		return c.session, stopServer, nil
 	})
 }
 

@@ -17,7 +17,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	mrand "math/rand/v2"
-	"net"
 	"net/http"
 	"strconv"
 	"sync"
@@ -103,14 +102,10 @@ func main() {
 				fmt.Fprintf(w, "%s %s\n", r.PathValue("key"), c.AccessKeyID)
 			}
 		})
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		base, client, stopServer, err := drive.Serve(mux)
 		if err != nil {
 			return nil, nil, err
 		}
-		srv := &http.Server{Handler: mux}
-		go srv.Serve(ln)
-		base := "http://" + ln.Addr().String()
-		client := &http.Client{Timeout: 5 * time.Second}
 		req := func(ctx context.Context) error {
 			url := fmt.Sprintf("%s/%d/object-%d", base, mrand.IntN(buckets), mrand.IntN(1000))
 			r, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
@@ -119,6 +114,6 @@ func main() {
 			}
 			return drive.Do(client, r)
 		}
-		return req, func() { srv.Close() }, nil
+		return req, stopServer, nil
 	})
 }

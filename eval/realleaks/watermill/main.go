@@ -13,7 +13,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"net"
 	"net/http"
 	"sync/atomic"
 	"time"
@@ -45,14 +44,10 @@ func main() {
 			}
 			fmt.Fprintln(w, reply)
 		})
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		base, client, stopServer, err := drive.Serve(mux)
 		if err != nil {
 			return nil, nil, err
 		}
-		srv := &http.Server{Handler: mux}
-		go srv.Serve(ln)
-		base := "http://" + ln.Addr().String()
-		client := &http.Client{Timeout: 5 * time.Second}
 		var n atomic.Int64
 		req := func(ctx context.Context) error {
 			r, err := http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("%s/quote/item-%d", base, n.Add(1)%100), nil)
@@ -61,7 +56,7 @@ func main() {
 			}
 			return drive.Do(client, r)
 		}
-		return req, func() { srv.Close(); bus.Close() }, nil
+		return req, func() { stopServer(); bus.Close() }, nil
 	})
 }
 
