@@ -61,7 +61,7 @@ type Detector struct {
 	cands  []candidate
 	minPs  []float64
 	splits []stats.Rise // scratch: one persistence test's splits
-	queue  []int
+	queue  []int        // scratch: its window maxima
 }
 
 // lookSummary describes the newest look, for reports that must say how much
@@ -411,9 +411,9 @@ func settle(ser *series) {
 }
 
 // flush pushes the samples update held back or kept in ser.changes, so
-// that ser's counts can be read. A tracked stack holds its newest counts through the family's newest
-// sample: a full Sample updates every tracked stack, and one of changes
-// leaves out those that held still.
+// that ser's counts can be read. A tracked stack holds its newest counts
+// through the family's newest sample: a full Sample updates every tracked
+// stack, and one of changes leaves out those that held still.
 func (f *family) flush(ser *series) {
 	settle(ser)
 	ser.counts.Push(f.n-1, uint32(min(ser.live, math.MaxUint32)), uint32(ser.born))

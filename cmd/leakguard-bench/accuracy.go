@@ -83,8 +83,11 @@ func leaf(a leakguard.Alert) string {
 	return a.Frames[0].Function
 }
 
-func hasMarker(a leakguard.Alert, marker string) bool {
-	for _, f := range a.Frames {
+func hasMarker(a leakguard.Alert, marker string) bool { return framesHave(a.Frames, marker) }
+
+// framesHave reports whether a frame's function contains marker.
+func framesHave(frames []sampler.Frame, marker string) bool {
+	for _, f := range frames {
 		if strings.Contains(f.Function, marker) {
 			return true
 		}
@@ -228,11 +231,8 @@ type shortOutcome struct {
 func markedSampled(s *sampler.Sample, marker string) int64 {
 	var n int64
 	for i := range s.Records {
-		for _, f := range s.FramesOf(&s.Records[i]) {
-			if strings.Contains(f.Function, marker) {
-				n += s.Records[i].InUseSampled
-				break
-			}
+		if framesHave(s.FramesOf(&s.Records[i]), marker) {
+			n += s.Records[i].InUseSampled
 		}
 	}
 	return n
