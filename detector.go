@@ -244,6 +244,14 @@ func (d *Detector) Observe(s *sampler.Sample) []Alert {
 				continue // counted in the total; tracked once it grows
 			}
 			ser = d.newSeries(f, r.Stack, s.FramesOf(r), i)
+			if i > 0 && f.store.Evictions() == 0 && f.store.Len() < f.store.Cap() {
+				// Never tracked, and every stack seen so far was: a profile
+				// lists each stack that has allocated, so this one had no
+				// sampled objects at the previous sample, and its first
+				// counts are evidence like any later rise.
+				ser.first, ser.pushedAt = i-1, i-1
+				ser.changes[0], ser.pending = change{}, 1
+			}
 			f.store.Add(r.Stack, ser)
 			ser.slot, _ = f.store.Slot(r.Stack)
 		}
@@ -292,6 +300,12 @@ func (d *Detector) Observe(s *sampler.Sample) []Alert {
 	}
 	return raised
 }
+
+// finalShare is the part of each error budget the final look of a finite
+// series (WithFinalLook) has to itself. That look decides on all the
+// evidence; the looks along the way only date a leak's detection, so they
+// share the rest.
+const finalShare = 0.75
 
 // suspectAlpha is the level, per look and across the family (Tarone), at
 // which growth makes a stack a suspect. Suspects are a reading of the
@@ -463,15 +477,14 @@ func (d *Detector) look(f *family, s *sampler.Sample, idx int, final bool) []Ale
 	share, earlyShare := 0.0, 0.0
 	switch {
 	case persist > 0 && final:
-		// The final look of a finite series has half the budget to itself.
 		d.tested = true
-		share = split / 2
+		share = split * finalShare
 	case persist > 0:
 		d.looks++
 		d.tested = true
 		share = split * stats.SpendWeight(d.looks)
 		if d.cfg.finalLook {
-			share /= 2
+			share *= 1 - finalShare
 		}
 	}
 	if suspect > 0 && d.cfg.memLimit > 0 {
@@ -571,8 +584,10 @@ func (d *Detector) consider(f *family, ser *series, horizon float64) {
 	whole := false // a level tested so far holds the whole history
 	for k := 0; k < ser.counts.Levels(); k++ {
 		n := ser.counts.Len(k)
-		if n >= 8 || (k == 0 && n >= 4) {
-			suspectLevel = k
+		if suspectLevel < 0 || !ser.counts.Whole(suspectLevel) {
+			if n >= 8 || (k == 0 && n >= 4) {
+				suspectLevel = k
+			}
 		}
 		if n < 4 || whole {
 			continue
@@ -583,11 +598,11 @@ func (d *Detector) consider(f *family, ser *series, horizon float64) {
 				finest = k
 			}
 			coarsest = k
-			// A level not yet full holds everything since the stack's
-			// first sample, at a finer resolution than any coarser level:
-			// those would test the same evidence with the horizon placed
-			// less precisely.
-			whole = n < d.cfg.history
+			// A level that has dropped nothing holds everything since the
+			// stack's first sample, at a finer resolution than any coarser
+			// level: those would test the same evidence with the horizon
+			// placed less precisely.
+			whole = ser.counts.Whole(k)
 		}
 	}
 	if finest < 0 && suspectLevel < 0 {
@@ -665,8 +680,6 @@ func (d *Detector) persistence(f *family, ser *series, level int, b []storage.Co
 	times := levelTimes(f, level, n)
 	last := n - 1
 	d.splits = d.splits[:0]
-	minP := 0.0
-	weakest, weakestZ := 0, math.Inf(1)
 	// late is the first block at least a horizon after Ta+1; it only moves
 	// forward as a does, and so does the window (a, late] whose highest
 	// count the late piece must rise above: a monotone queue of block
@@ -701,6 +714,10 @@ func (d *Detector) persistence(f *family, ser *series, level int, b []storage.Co
 			r.Rise += int64(b[last].Live) - int64(ref)
 		}
 		d.splits = append(d.splits, r)
+	}
+	minP := 0.0
+	weakest, weakestZ := 0, math.Inf(1)
+	for a, r := range d.splits {
 		minP = math.Max(minP, r.MinP())
 		// The split most likely to have the largest p-value, found without
 		// the incomplete beta function.

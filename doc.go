@@ -83,7 +83,8 @@
 //
 // Looks are numbered; look j may spend SpendWeight(j) of the error budget
 // (see package stats), and only looks at which some persistence test is
-// possible are counted. Within a look, Tarone's correction for discrete
+// possible are counted. A finite series keeps three quarters of the budget
+// for its final look, on all the evidence (WithFinalLook). Within a look, Tarone's correction for discrete
 // tests divides that share among the stacks whose evidence could reach it
 // at all: a stack with m events cannot give a p-value below 2^−m, and the
 // ones that cannot pass cost nothing. By the union bound the probability

@@ -217,11 +217,12 @@ func WithMemoryLimit(bytes int64) Option {
 }
 
 // WithFinalLook is for a Detector fed a finite series (stored profiles)
-// that ends with Conclude: half of the error budget is kept for that final
-// look, on all the evidence, and the looks along the way share the other
-// half. The final look then needs about as much evidence as a single test
-// of every stack would; the ones before it, one bit more than without the
-// option. WithSeries implies it.
+// that ends with Conclude: three quarters of the error budget are kept for
+// that final look, on all the evidence, and the looks along the way, which
+// only date a detection, share the rest. The final look then needs at most
+// one sampled object more than a single test of every stack would (log2 of
+// 4/3 bits); the ones before it, two bits more than without the option.
+// WithSeries implies it.
 func WithFinalLook() Option {
 	return func(c *config) error {
 		c.finalLook = true

@@ -29,13 +29,16 @@ func countSamples(times []float64, series []simulate.CountSeries) []*sampler.Sam
 	out := make([]*sampler.Sample, len(times))
 	for i, t := range times {
 		s := &sampler.Sample{Time: t0.Add(time.Duration(t * float64(time.Second))), Resource: sampler.Heap, Rate: 512 << 10, Seq: uint64(i + 1), Epoch: 1}
-		s.Records = make([]sampler.Record, len(series))
+		s.Records = make([]sampler.Record, 0, len(series))
 		for k, c := range series {
 			live, born := c.Live[i], c.Born[i]
-			s.Records[k] = sampler.Record{
+			if live == 0 && born == 0 {
+				continue // a profile lists only stacks that have allocated
+			}
+			s.Records = append(s.Records, sampler.Record{
 				Stack: uint64(k + 1), Frames: []sampler.Frame{{Function: fmt.Sprintf("sim.stack%d", k+1)}},
 				InUseSampled: live, AllocSampled: born, InUseObjects: live * 8, InUseBytes: live << 19,
-			}
+			})
 		}
 		out[i] = s
 	}

@@ -186,6 +186,12 @@ func (c *Counts) Len(level int) int {
 	return int(min(c.complete(c.next, level), uint64(c.capacity)))
 }
 
+// Whole reports whether level holds every block since the first sample
+// pushed: none has been dropped from its ring yet.
+func (c *Counts) Whole(level int) bool {
+	return c.started && level >= 0 && level < int(c.levels) && c.complete(c.next, level) <= uint64(c.capacity)
+}
+
 // Last appends the newest min(n, Len(level)) blocks of level to dst, oldest
 // first, and returns the extended slice. It does not allocate when dst has
 // room for the blocks of every level up to level.

@@ -16,9 +16,10 @@ type refCounts struct {
 }
 
 type refLevel struct {
-	buf  []Count
-	peak uint32
-	open bool
+	buf     []Count
+	peak    uint32
+	open    bool
+	dropped bool // a block has left the ring
 }
 
 func (c *refCounts) push(i uint64, live, born uint32) {
@@ -33,7 +34,7 @@ func (c *refCounts) push(i uint64, live, born uint32) {
 		}
 		l.buf = append(l.buf, Count{Live: live, Born: born, Peak: l.peak})
 		if len(l.buf) > c.capacity {
-			l.buf = l.buf[1:]
+			l.buf, l.dropped = l.buf[1:], true
 		}
 		l.open = false
 	}
@@ -85,6 +86,7 @@ func TestCountsMatchWholeLevels(t *testing.T) {
 				for k := range tc.levels {
 					want := ref.levels[k].buf
 					require.Equal(t, len(want), c.Len(k), "push %d level %d", n, k)
+					require.Equal(t, !ref.levels[k].dropped, c.Whole(k), "push %d level %d", n, k)
 					require.Equal(t, want, append([]Count(nil), dst[start[k]:start[k]+len(want)]...), "push %d level %d", n, k)
 					if len(want) > 0 {
 						require.Equal(t, want[len(want)-min(2, len(want)):], c.Last(k, 2, nil), "push %d level %d", n, k)
