@@ -101,7 +101,7 @@ func (o *outputFlags) detector(span time.Duration, profiles, replicas int) (*lea
 	alert := 1 - (1-o.confidence)/r
 	opts := []leakguard.Option{leakguard.WithConfidence(warn, alert), leakguard.WithHorizon(o.horizon.of(span))}
 	if span > 0 {
-		// A stored series ends: half the budget for its last look, and a
+		// A stored series ends: three quarters of the budget for its last look, and a
 		// block per profile.
 		opts = append(opts, leakguard.WithSeries(profiles))
 	}
