@@ -25,6 +25,71 @@ type outcome struct {
 	falseAlrm bool // an alert on anything that is not the workload's leak
 	// falseAt names the first falsely flagged stack: its leaf frame.
 	falseAt string
+	// tiers is the highest severity reached at the workload's marker (for
+	// a leak) and elsewhere, warnings and alerts as raised, suspects as
+	// left at the end: for the held-out breakdown.
+	tiers tiers
+}
+
+// tiers is the highest severity one run reached at the leak (hit) and on
+// any other stack but the process total (other, with its leaf frame).
+type tiers struct {
+	hit, other leakguard.Severity
+	otherAt    string
+}
+
+func (t *tiers) note(w workload.Workload, a leakguard.Alert) {
+	if a.Stack == leakguard.TotalStack {
+		return
+	}
+	if w.Leak && hasMarker(a, w.Marker) {
+		t.hit = max(t.hit, a.Severity)
+		return
+	}
+	if a.Severity > t.other {
+		t.other, t.otherAt = a.Severity, leaf(a)
+	}
+}
+
+// String is the tier at the leak, then anything flagged elsewhere.
+func (t tiers) String() string {
+	s := t.hit.String()
+	if t.other > leakguard.SeverityNone {
+		s += fmt.Sprintf(" (+%s at %s)", t.other, strings.TrimPrefix(t.otherAt, "github.com/leakguard/leakguard/"))
+	}
+	return s
+}
+
+// heldoutLines prints, for every held-out workload, the tier each run
+// reached, per rate and seed.
+func heldoutLines(w io.Writer, all []workload.Workload, rates []int, seeds int, got map[string][]tiers) {
+	fmt.Fprintln(w, "Held-out workloads, tier reached per run (at the leak for a leak; + anything flagged elsewhere), per rate: seeds 1..n:")
+	fmt.Fprintln(w)
+	for _, wl := range all {
+		if !workload.Heldout(wl.Name) {
+			continue
+		}
+		label := "leak"
+		if !wl.Leak {
+			label = "benign"
+		}
+		var parts []string
+		for ri, rate := range rates {
+			var ts []string
+			for _, t := range got[wl.Name][ri*seeds : (ri+1)*seeds] {
+				if !wl.Leak && t.other > leakguard.SeverityNone {
+					// A benign workload has no leak: its tier is what was flagged.
+					t.hit, t.other = t.other, leakguard.SeverityNone
+					ts = append(ts, fmt.Sprintf("%s at %s", t, strings.TrimPrefix(t.otherAt, "github.com/leakguard/leakguard/")))
+					continue
+				}
+				ts = append(ts, t.String())
+			}
+			parts = append(parts, fmt.Sprintf("%d KiB: %s", rate>>10, strings.Join(ts, ", ")))
+		}
+		fmt.Fprintf(w, "- %s (%s): %s\n", wl.Name, label, strings.Join(parts, "; "))
+	}
+	fmt.Fprintln(w)
 }
 
 // runWorkload runs w for steps steps, one heap profile per step, through a
@@ -55,6 +120,7 @@ func runWorkload(w workload.Workload, steps int, seed uint64) (outcome, error) {
 		// would take them.
 		s.Time = epoch.Add(time.Duration(i) * leakguard.DefaultInterval)
 		for _, a := range det.Observe(s) {
+			out.tiers.note(w, a)
 			if a.Severity != leakguard.SeverityAlert {
 				continue
 			}
@@ -72,6 +138,9 @@ func runWorkload(w workload.Workload, steps int, seed uint64) (outcome, error) {
 				out.falseAlrm = true
 			}
 		}
+	}
+	for _, a := range det.Suspects() {
+		out.tiers.note(w, a)
 	}
 	return out, nil
 }
@@ -170,6 +239,7 @@ func accuracy(w io.Writer, short bool) error {
 	byShape := map[string]*score{}
 	var total score
 	var falseAlarms []string
+	got := map[string][]tiers{}
 	for _, rate := range rates {
 		runtime.MemProfileRate = rate
 		byRate[rate] = &score{}
@@ -183,6 +253,7 @@ func accuracy(w io.Writer, short bool) error {
 					return fmt.Errorf("%s: %w", wl.Name, err)
 				}
 				byShape[wl.Name].add(wl, o)
+				got[wl.Name] = append(got[wl.Name], o.tiers)
 				if o.falseAlrm {
 					falseAlarms = append(falseAlarms, fmt.Sprintf("%s at %d KiB, seed %d: %s", wl.Name, rate>>10, seed+1, o.falseAt))
 				}
@@ -215,6 +286,7 @@ func accuracy(w io.Writer, short bool) error {
 		fmt.Fprintln(w, byRate[rate].row(fmt.Sprintf("%d KiB", rate>>10)))
 	}
 	fmt.Fprintln(w)
+	heldoutLines(w, all, rates, seeds, got)
 	return nil
 }
 
@@ -224,6 +296,7 @@ type shortOutcome struct {
 	alerted, suspected    bool  // the leak, at its marker
 	falseAlert, falseSusp bool  // anything else
 	retained              int64 // the leak's live sampled objects, last profile minus first
+	tiers                 tiers
 }
 
 // markedSampled is the number of live sampled objects at stacks through
@@ -272,6 +345,9 @@ func runStored(w workload.Workload, n int, seed uint64) (shortOutcome, error) {
 		det.Observe(s)
 	}
 	det.Conclude()
+	for _, a := range append(det.Suspects(), det.Flagged()...) {
+		out.tiers.note(w, a)
+	}
 	for _, a := range det.Flagged() {
 		if a.Severity != leakguard.SeverityAlert || a.Stack == leakguard.TotalStack {
 			continue
@@ -312,6 +388,7 @@ func stored(w io.Writer, short bool) error {
 	fmt.Fprintln(w, "| MemProfileRate | Runs | Alert precision | Alert recall | Alert recall, leaks retaining ≥ 50 sampled objects | Suspect precision | Suspect recall | Benign runs with a suspect |")
 	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|")
 	missed, falseSuspects := map[string]int{}, map[string]int{}
+	got := map[string][]tiers{}
 	for _, rate := range rates {
 		runtime.MemProfileRate = rate
 		var runs, aTP, aFP, aFN, sTP, sFP, sFN, benign, benignSusp, big, bigTP int
@@ -322,6 +399,7 @@ func stored(w io.Writer, short bool) error {
 					return fmt.Errorf("%s: %w", wl.Name, err)
 				}
 				runs++
+				got[wl.Name] = append(got[wl.Name], o.tiers)
 				if o.falseAlert {
 					aFP++
 				}
@@ -363,6 +441,7 @@ func stored(w io.Writer, short bool) error {
 	fmt.Fprintln(w)
 	listRuns(w, "Leak runs not even suspected:", missed, seeds)
 	listRuns(w, "Benign runs with a suspect:", falseSuspects, seeds)
+	heldoutLines(w, all, rates, seeds, got)
 	return nil
 }
 

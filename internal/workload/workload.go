@@ -113,7 +113,7 @@ const kib = 1 << 10
 // periodic with a rising floor, conditional (a rare path), slow under heavy
 // churn, late-starting, many small objects and few large ones.
 func Leaks() []Workload {
-	return []Workload{
+	return append([]Workload{
 		{Name: "steady", Leak: true, Marker: "leakSession", New: inst(func(s *state, i int) { leakSession(s, 4, 64*kib) })},
 		{Name: "accelerating", Leak: true, Marker: "leakSession", New: inst(func(s *state, i int) { leakSession(s, 1+i/16, 32*kib) })},
 		{Name: "burst", Leak: true, Marker: "leakSession", New: inst(func(s *state, i int) {
@@ -151,15 +151,15 @@ func Leaks() []Workload {
 				leakSession(s, 1, 1024*kib)
 			}
 		})},
-	}
+	}, heldoutLeaks()...)
 }
 
 // Benign returns the benign look-alikes: pure churn, a cache warming to its
 // bound, a bounded ring buffer, sawtooth grow-and-flush, a one-time step,
 // growth saturating, a mean-reverting pool, periodic grow/shrink and a
-// load spike that drains.
+// load spike that drains; then the held-out benign workloads (see Heldout).
 func Benign() []Workload {
-	return []Workload{
+	return append([]Workload{
 		{Name: "churn-only", New: inst(func(s *state, i int) { Serve(s.r, 100) })},
 		{Name: "cache-warmup", Marker: "cacheEntry", New: inst(func(s *state, i int) {
 			// A cache of 64 keys filled by the first 16 steps' misses;
@@ -221,5 +221,5 @@ func Benign() []Workload {
 				}
 			}
 		})},
-	}
+	}, heldoutBenign()...)
 }
