@@ -158,7 +158,7 @@ type connection struct {
 //go:noinline
 func connStateOpen(h *held) {
 	h.nextConn++
-	h.conns[h.nextConn] = &connection{id: h.nextConn, readBuf: make([]byte, 16*kib), wrBuf: make([]byte, 8*kib),
+	h.conns[h.nextConn] = &connection{id: h.nextConn, readBuf: make([]byte, 32*kib), wrBuf: make([]byte, 32*kib),
 		session: map[string]string{"user": "u", "proto": "h2"}}
 }
 
@@ -198,11 +198,14 @@ func heldoutBenign() []Workload {
 		})},
 		{Name: "slice-reuse", Marker: "batchAppend", New: heldInst(func(h *held, i int) {
 			// A batch reset with b = b[:0] every step and refilled by
-			// append to a random length up to 4 MiB: its array grows by
-			// append's doubling, ever more rarely, and is never freed.
+			// append with a heavy-tailed number of 4 KiB records (Pareto,
+			// shape 1.2, from 16, at most 2,048): its array grows by
+			// append's doubling whenever a batch beats the largest so far,
+			// ever more rarely, up to 8 MiB, and is never freed.
 			h.batch = h.batch[:0]
 			rec := make([]byte, 4*kib)
-			for range 1 + h.r.IntN(1024) {
+			n := min(2048, int(16*math.Pow(1-h.r.Float64(), -1/1.2)))
+			for range n {
 				batchAppend(h, rec)
 			}
 		})},
@@ -247,21 +250,21 @@ func heldoutBenign() []Workload {
 			bufs := make([]*bytes.Buffer, load)
 			for j := range bufs {
 				bufs[j] = h.pool.Get().(*bytes.Buffer)
-				pooledBufferFill(bufs[j], 8*kib+h.r.IntN(56*kib))
+				pooledBufferFill(bufs[j], 32*kib+h.r.IntN(224*kib))
 			}
 			for _, b := range bufs {
 				h.pool.Put(b)
 			}
 		})},
 		{Name: "conn-state", Marker: "connState", New: heldInst(func(h *held, i int) {
-			// Connections opened 0 to 6 a step, up to 64 at once, each
-			// closed with probability 1/8 a step.
+			// Connections opened 0 to 8 a step, up to 64 at once, each
+			// closed with probability 1/8 a step: about 32 open.
 			for k := range h.conns {
 				if h.r.IntN(8) == 0 {
 					delete(h.conns, k)
 				}
 			}
-			for range h.r.IntN(7) {
+			for range h.r.IntN(9) {
 				if len(h.conns) < 64 {
 					connStateOpen(h)
 				}
