@@ -639,10 +639,64 @@ func events(from, to storage.Count) int64 {
 	return births + max(0, deaths)
 }
 
+// eventsAtStake bounds the events that can move the live count between two
+// blocks: the births that survive to the later one and the deaths of
+// objects alive at the earlier one — an object born and freed in between
+// changes nothing. There are at most from.Live + to.Live of them, a bound
+// that matters for a stack whose short-lived churn dies between profiles.
+// Under stationary churn with independent lifetimes the survivors and the
+// deaths are two Poisson counts of equal mean, so given their sum the
+// survivors are Binomial(sum, ½) — the same test with the churn that
+// cancels out left out. Objects born and freed together in batches make
+// the counts clumpy: dispersion (the variance of the live count over its
+// mean, at least 1) scales the bound up, as an overdispersed Poisson
+// count's variance is. Never more than events.
+func eventsAtStake(from, to storage.Count, dispersion float64) int64 {
+	all := events(from, to)
+	return min(all, int64(math.Ceil(dispersion*float64(int64(from.Live)+int64(to.Live)))))
+}
+
+// dispersion is the live count's variance about its linear trend over its
+// mean, over a level's blocks: 1 for Poisson churn, about the batch size
+// for objects born and freed in batches, large for a sawtooth or a cycle;
+// never below 1. The trend is taken out so that a leak's own growth does
+// not count as noise.
+func dispersion(b []storage.Count, times []float64) float64 {
+	n := len(b)
+	if n < 4 {
+		return math.Inf(1)
+	}
+	var st, sy, stt, sty float64
+	for i, x := range b {
+		t, y := times[i], float64(x.Live)
+		st += t
+		sy += y
+		stt += t * t
+		sty += t * y
+	}
+	fn := float64(n)
+	mean := sy / fn
+	if mean <= 0 {
+		return 1
+	}
+	den := fn*stt - st*st
+	slope := 0.0
+	if den > 0 {
+		slope = (fn*sty - st*sy) / den
+	}
+	icept := (sy - slope*st) / fn
+	var ss float64
+	for i, x := range b {
+		r := float64(x.Live) - icept - slope*times[i]
+		ss += r * r
+	}
+	return max(1, ss/(fn-2)/mean)
+}
+
 // riseAbove tests the newest block's live count against the highest live
 // count of blocks (lo, hi] and the end of block lo, counting events from the
 // block before the peak (which can only make the test more conservative).
-func riseAbove(b []storage.Count, lo, hi int) (stats.Rise, int) {
+func riseAbove(b []storage.Count, lo, hi int, disp float64) (stats.Rise, int) {
 	ref, from := b[lo].Live, lo
 	for i := lo + 1; i <= hi; i++ {
 		if b[i].Peak > ref {
@@ -653,7 +707,7 @@ func riseAbove(b []storage.Count, lo, hi int) (stats.Rise, int) {
 		}
 	}
 	n := len(b) - 1
-	return stats.Rise{Events: events(b[from], b[n]), Rise: int64(b[n].Live) - int64(ref)}, from
+	return stats.Rise{Events: eventsAtStake(b[from], b[n], disp), Rise: int64(b[n].Live) - int64(ref)}, from
 }
 
 // continuing is the level, uncorrected, at which a suspect's newer half
@@ -680,6 +734,7 @@ func (d *Detector) persistence(f *family, ser *series, level int, b []storage.Co
 	times := levelTimes(f, level, n)
 	last := n - 1
 	d.splits = d.splits[:0]
+	disp := dispersion(b, times)
 	// late is the first block at least a horizon after Ta+1; it only moves
 	// forward as a does, and so does the window (a, late] whose highest
 	// count the late piece must rise above: a monotone queue of block
@@ -688,7 +743,7 @@ func (d *Detector) persistence(f *family, ser *series, level int, b []storage.Co
 	queue, head, queued := d.queue[:0], 0, 0
 	late := 1
 	for a := 0; a <= last; a++ {
-		r := stats.Rise{Events: events(b[0], b[a]), Rise: int64(b[a].Live) - int64(b[0].Live)}
+		r := stats.Rise{Events: eventsAtStake(b[0], b[a], disp), Rise: int64(b[a].Live) - int64(b[0].Live)}
 		if a < last {
 			late = max(late, a+1)
 			for late < last && times[late] < times[a+1]+horizon {
@@ -710,7 +765,7 @@ func (d *Detector) persistence(f *family, ser *series, level int, b []storage.Co
 			if head < len(queue) {
 				ref = max(ref, peak(queue[head]))
 			}
-			r.Events += events(b[late], b[last])
+			r.Events += eventsAtStake(b[late], b[last], disp)
 			r.Rise += int64(b[last].Live) - int64(ref)
 		}
 		d.splits = append(d.splits, r)
@@ -758,7 +813,8 @@ func (d *Detector) suspicion(f *family, ser *series, level int, b []storage.Coun
 	n := len(b)
 	times := levelTimes(f, level, n)
 	last := len(b) - 1
-	rise := stats.Rise{Events: events(b[0], b[last]), Rise: int64(b[last].Live) - int64(b[0].Live)}
+	disp := dispersion(b, times)
+	rise := stats.Rise{Events: eventsAtStake(b[0], b[last], disp), Rise: int64(b[last].Live) - int64(b[0].Live)}
 	c := candidate{
 		ser: ser, kind: suspicion, level: level, p: rise.P(), minP: rise.MinP(),
 		rise: rise.Rise, events: rise.Events, growFrom: times[0],
@@ -782,7 +838,7 @@ func (d *Detector) suspicion(f *family, ser *series, level int, b []storage.Coun
 	// And growth must be going on in the newer half, above everything the
 	// older half held, with some evidence of its own: a warm-up that ended
 	// long ago followed by churn that touches a new high is not.
-	if cont, _ := riseAbove(b, 0, last/2); cont.P() > continuing {
+	if cont, _ := riseAbove(b, 0, last/2, disp); cont.P() > continuing {
 		c.p = 1
 	}
 	if lim := d.cfg.memLimit; lim > 0 && f.total != nil && rise.Rise > 0 && ser.perObj > 0 {

@@ -2,9 +2,11 @@ package leakguard
 
 import (
 	"math"
+	"math/rand/v2"
 	"testing"
 
 	"github.com/stretchr/testify/require"
+	"gonum.org/v1/gonum/stat/distuv"
 
 	"github.com/leakguard/leakguard/storage"
 )
@@ -68,6 +70,60 @@ func TestPersistenceStatistic(t *testing.T) {
 			} else {
 				require.Greater(t, got.p, 0.4, "growth within one horizon: rise %d over %d events", got.rise, got.events)
 			}
+		})
+	}
+}
+
+// TestEventsAtStake checks the bound on the events that can move a live
+// count, and the dispersion that scales it, on hand-built blocks.
+func TestEventsAtStake(t *testing.T) {
+	cases := []struct {
+		name       string
+		from, to   storage.Count
+		dispersion float64
+		want       int64
+	}{
+		{"churn that died between profiles", storage.Count{Live: 3, Born: 100}, storage.Count{Live: 5, Born: 1100}, 1, 8},
+		{"clumpy churn counts more", storage.Count{Live: 3, Born: 100}, storage.Count{Live: 5, Born: 1100}, 10, 80},
+		{"never more than the events", storage.Count{Live: 30, Born: 100}, storage.Count{Live: 40, Born: 110}, 1, 10},
+		{"pure retention", storage.Count{Live: 10, Born: 10}, storage.Count{Live: 25, Born: 25}, 1, 15},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			got := eventsAtStake(c.from, c.to, c.dispersion)
+			require.Equal(t, c.want, got)
+			require.LessOrEqual(t, got, events(c.from, c.to))
+		})
+	}
+}
+
+// TestDispersion checks the live count's dispersion about its trend: about
+// 1 for Poisson counts, about the batch size for counts that move in
+// batches, 1 for a steady leak, large for a sawtooth.
+func TestDispersion(t *testing.T) {
+	rng := rand.New(rand.NewPCG(4, 4))
+	const n = 200
+	poisson := func(mean float64) uint32 { return uint32(distuv.Poisson{Lambda: mean, Src: rng}.Rand()) }
+	cases := []struct {
+		name   string
+		live   func(i int) uint32
+		lo, hi float64
+	}{
+		{"Poisson churn", func(int) uint32 { return poisson(40) }, 0.7, 1.4},
+		{"batches of 20", func(int) uint32 { return 20 * poisson(3) }, 12, 30},
+		{"steady leak", func(i int) uint32 { return uint32(i) }, 1, 1},
+		{"sawtooth", func(i int) uint32 { return uint32(10 * (i % 20)) }, 20, math.Inf(1)},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			b := make([]storage.Count, n)
+			times := make([]float64, n)
+			for i := range b {
+				b[i].Live, times[i] = c.live(i), float64(i)
+			}
+			got := dispersion(b, times)
+			require.GreaterOrEqual(t, got, c.lo)
+			require.LessOrEqual(t, got, c.hi)
 		})
 	}
 }

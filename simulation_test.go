@@ -79,7 +79,8 @@ func clopperPearsonUpper(k, n int, conf float64) float64 {
 // TestFamilyWiseFalseAlarms measures the probability that a monitored
 // process with no leak ever gets an alert (or a warning), across all its
 // stacks and its whole run. Each simulated process has two stacks of every
-// benign count shape (stationary and bursty churn, caches filling within
+// benign count shape (stationary and bursty churn, batches of tens of
+// sampled objects freed together, caches filling within
 // the horizon then replacing entries, caches approaching their size
 // exponentially, buffers filling in chunks, sawtooth
 // buffers released whole, one-time steps, drifting pools, spikes that
@@ -229,7 +230,7 @@ func TestPowerCurve(t *testing.T) {
 	limit := math.Log2(stacks / (1 - DefaultAlertConfidence))
 	rng := rand.New(rand.NewPCG(11, 11))
 	var table strings.Builder
-	fmt.Fprintf(&table, "| retained sampled objects | alerted | warned | suspected or more | best test of the null | same, growth only in the first horizon | log2(K/α) | log2(K/α)/0.6 |\n|---|---|---|---|---|---|---|---|\n")
+	fmt.Fprintf(&table, "| retained sampled objects | alerted | warned | suspected or more | best test of the null, K = 100 | same, growth only in the first horizon | log2(K/α) | log2(K/α)/0.6 |\n|---|---|---|---|---|---|---|---|\n")
 	needed := int64(math.Ceil(math.Log2(stacks / (finalShare * (1 - DefaultAlertConfidence)))))
 	retain := simulate.CountLeaks()[0]
 	churn := simulate.CountBenign()[0]

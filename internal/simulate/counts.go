@@ -120,7 +120,8 @@ func run(r *rand.Rand, p CountParams, extra func(pp *pop, i int, prev, now float
 func forever() float64 { return math.Inf(1) }
 
 // CountBenign returns benign count shapes: stationary churn, bursty churn
-// (objects born and freed together), a cache filling within the horizon
+// (objects born and freed together), batches of tens of sampled objects
+// freed together, a cache filling within the horizon
 // then replacing entries, a cache approaching its size exponentially, a buffer filling in chunks, sawtooth buffers
 // that grow and are released, a one-time step, a pool that drifts back to
 // its working size, and a load spike that drains.
@@ -135,6 +136,19 @@ func CountBenign() []CountShape {
 				// Requests each allocating a batch that dies together.
 				for range poisson(r, (now-prev)/p.Interval) {
 					life := r.ExpFloat64() * 2 * p.Interval
+					pp.add(batch, func() float64 { return life }, prev+(now-prev)*r.Float64())
+				}
+			})
+		}},
+		{"batch-churn", false, func(r *rand.Rand, p CountParams) CountSeries {
+			// Requests each holding a large batch of objects large enough
+			// to be sampled every one, freed together: the live count
+			// moves in clumps, far from a Poisson count.
+			batch := 10 + r.IntN(90)
+			lives := 1 + 4*r.Float64()
+			return run(r, p, func(pp *pop, _ int, prev, now float64) {
+				for range poisson(r, (now-prev)/p.Interval) {
+					life := r.ExpFloat64() * lives * p.Interval
 					pp.add(batch, func() float64 { return life }, prev+(now-prev)*r.Float64())
 				}
 			})
