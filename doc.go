@@ -48,7 +48,13 @@
 // p = 2^−d; one that also frees needs a larger rise. The null hypothesis is
 // stationary churn — each sampled birth or death is a birth with
 // probability at most ½ (births and deaths balance) — under which the
-// births among m events are at most Binomial(m, ½) (see stats.Rise).
+// births among m events are at most Binomial(m, ½) (see stats.Rise). The m
+// events are those that can move the count between two profiles: births
+// that survive to the later one and deaths of objects alive at the earlier
+// one, at most the two live counts added (scaled by the count's dispersion
+// about its trend, for objects freed in batches) — an object born and
+// freed in between changes nothing, so a stack's short-lived churn does not
+// hide its leak.
 //
 // # What counts as a leak
 //
