@@ -867,7 +867,7 @@ func (d *Detector) describe(f *family, ser *series, c candidate, adj float64, s 
 	// The rate of net retention over the level, with a 95 % interval from
 	// the counting noise of the events behind it.
 	net := float64(int64(b[last].Live) - int64(b[0].Live))
-	ev := float64(events(b[0], b[last]))
+	ev := float64(eventsAtStake(b[0], b[last], dispersion(b, times)))
 	var rate, lo, hi float64
 	if span > 0 {
 		rate = net / span
