@@ -575,8 +575,9 @@ func (d *Detector) tarone(kind testKind, alpha float64) int {
 // consider adds ser's hypotheses at this look: the persistence test at the
 // finest resolution whose history spans one and a half horizons and at the
 // finest that holds the whole history (the coarsest when none does), and
-// the suspect test (the rise over the coarsest well-filled level, for a
-// newest count that is still a new high).
+// the suspect test (the rise over the finest level holding the whole
+// history, or the coarsest with eight blocks when none does, for a newest
+// count that is still a new high).
 func (d *Detector) consider(f *family, ser *series, horizon float64) {
 	f.flush(ser)
 	finest, coarsest := -1, -1
