@@ -654,7 +654,11 @@ func events(from, to storage.Count) int64 {
 // count's variance is. Never more than events.
 func eventsAtStake(from, to storage.Count, dispersion float64) int64 {
 	all := events(from, to)
-	return min(all, int64(math.Ceil(dispersion*float64(int64(from.Live)+int64(to.Live)))))
+	bound := dispersion * float64(int64(from.Live)+int64(to.Live))
+	if !(bound < float64(all)) { // also when the dispersion is unknown (+Inf, or NaN against no live objects)
+		return all
+	}
+	return int64(math.Ceil(bound))
 }
 
 // dispersion is the live count's variance about its linear trend over its

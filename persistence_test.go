@@ -87,6 +87,8 @@ func TestEventsAtStake(t *testing.T) {
 		{"clumpy churn counts more", storage.Count{Live: 3, Born: 100}, storage.Count{Live: 5, Born: 1100}, 10, 80},
 		{"never more than the events", storage.Count{Live: 30, Born: 100}, storage.Count{Live: 40, Born: 110}, 1, 10},
 		{"pure retention", storage.Count{Live: 10, Born: 10}, storage.Count{Live: 25, Born: 25}, 1, 15},
+		{"unknown dispersion", storage.Count{Live: 3, Born: 100}, storage.Count{Live: 5, Born: 1100}, math.Inf(1), 1998},
+		{"unknown dispersion, nothing live", storage.Count{Live: 0, Born: 100}, storage.Count{Live: 0, Born: 1100}, math.Inf(1), 2000},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
