@@ -119,39 +119,38 @@ func run(r *rand.Rand, p CountParams, extra func(pp *pop, i int, prev, now float
 
 func forever() float64 { return math.Inf(1) }
 
+// batches is churn of requests, one per interval on average, each
+// allocating batch objects that die together after an exponential life of
+// mean life intervals.
+func batches(r *rand.Rand, p CountParams, batch int, life float64) CountSeries {
+	return run(r, p, func(pp *pop, _ int, prev, now float64) {
+		for range poisson(r, (now-prev)/p.Interval) {
+			dies := r.ExpFloat64() * life * p.Interval
+			pp.add(batch, func() float64 { return dies }, prev+(now-prev)*r.Float64())
+		}
+	})
+}
+
 // CountBenign returns benign count shapes: stationary churn, bursty churn
-// (objects born and freed together), batches of tens of sampled objects
-// freed together, a cache filling within the horizon
-// then replacing entries, a cache approaching its size exponentially, a buffer filling in chunks, sawtooth buffers
-// that grow and are released, a one-time step, a pool that drifts back to
-// its working size, and a load spike that drains.
+// (small batches of objects born and freed together), batches of tens of
+// sampled objects freed together, a cache filling within the horizon then
+// replacing entries, a cache approaching its size exponentially, a buffer
+// filling in chunks, sawtooth buffers that grow and are released, a
+// one-time step, a pool that drifts back to its working size, and a load
+// spike that drains.
 func CountBenign() []CountShape {
 	return []CountShape{
 		{"churn", false, func(r *rand.Rand, p CountParams) CountSeries {
 			return run(r, p, func(*pop, int, float64, float64) {})
 		}},
 		{"bursty-churn", false, func(r *rand.Rand, p CountParams) CountSeries {
-			batch := 2 + r.IntN(12)
-			return run(r, p, func(pp *pop, _ int, prev, now float64) {
-				// Requests each allocating a batch that dies together.
-				for range poisson(r, (now-prev)/p.Interval) {
-					life := r.ExpFloat64() * 2 * p.Interval
-					pp.add(batch, func() float64 { return life }, prev+(now-prev)*r.Float64())
-				}
-			})
+			return batches(r, p, 2+r.IntN(12), 2)
 		}},
 		{"batch-churn", false, func(r *rand.Rand, p CountParams) CountSeries {
-			// Requests each holding a large batch of objects large enough
-			// to be sampled every one, freed together: the live count
-			// moves in clumps, far from a Poisson count.
+			// Batches of objects large enough to be sampled every one:
+			// the live count moves in clumps, far from a Poisson count.
 			batch := 10 + r.IntN(90)
-			lives := 1 + 4*r.Float64()
-			return run(r, p, func(pp *pop, _ int, prev, now float64) {
-				for range poisson(r, (now-prev)/p.Interval) {
-					life := r.ExpFloat64() * lives * p.Interval
-					pp.add(batch, func() float64 { return life }, prev+(now-prev)*r.Float64())
-				}
-			})
+			return batches(r, p, batch, 1+4*r.Float64())
 		}},
 		{"cache-warmup", false, func(r *rand.Rand, p CountParams) CountSeries {
 			// Starts at any time and fills at a constant rate for up to 0.9
