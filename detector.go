@@ -614,14 +614,23 @@ func (d *Detector) consider(f *family, ser *series, horizon float64) {
 	level := func(k int) []storage.Count {
 		return d.blocks[d.starts[k] : d.starts[k]+ser.counts.Len(k)]
 	}
+	// A level's dispersion is computed once, however many tests read it.
+	dispLevel, disp := -1, 0.0
+	dispersionOf := func(k int) float64 {
+		if k != dispLevel {
+			b := level(k)
+			dispLevel, disp = k, dispersion(b, levelTimes(f, k, len(b)))
+		}
+		return disp
+	}
 	if finest >= 0 {
-		d.persistence(f, ser, finest, level(finest), horizon)
+		d.persistence(f, ser, finest, level(finest), horizon, dispersionOf(finest))
 		if coarsest != finest {
-			d.persistence(f, ser, coarsest, level(coarsest), horizon)
+			d.persistence(f, ser, coarsest, level(coarsest), horizon, dispersionOf(coarsest))
 		}
 	}
 	if suspectLevel >= 0 {
-		d.suspicion(f, ser, suspectLevel, level(suspectLevel), horizon)
+		d.suspicion(f, ser, suspectLevel, level(suspectLevel), horizon, dispersionOf(suspectLevel))
 	}
 }
 
@@ -734,12 +743,11 @@ const continuing = 0.1
 // the history cannot pass, and neither can a sawtooth: at a split placed at
 // one of its troughs nothing rises. A steady leak brings the evidence of
 // its whole history but one horizon.
-func (d *Detector) persistence(f *family, ser *series, level int, b []storage.Count, horizon float64) {
+func (d *Detector) persistence(f *family, ser *series, level int, b []storage.Count, horizon, disp float64) {
 	n := len(b)
 	times := levelTimes(f, level, n)
 	last := n - 1
 	d.splits = d.splits[:0]
-	disp := dispersion(b, times)
 	// late is the first block at least a horizon after Ta+1; it only moves
 	// forward as a does, and so does the window (a, late] whose highest
 	// count the late piece must rise above: a monotone queue of block
@@ -814,11 +822,10 @@ func (d *Detector) persistence(f *family, ser *series, level int, b []storage.Co
 // count is still a new high. The rise from the level's first block uses all
 // of its evidence; the new-high condition keeps out what stopped growing —
 // a warm-up or a step that ended, a sawtooth below its peaks.
-func (d *Detector) suspicion(f *family, ser *series, level int, b []storage.Count, horizon float64) {
+func (d *Detector) suspicion(f *family, ser *series, level int, b []storage.Count, horizon, disp float64) {
 	n := len(b)
 	times := levelTimes(f, level, n)
 	last := len(b) - 1
-	disp := dispersion(b, times)
 	rise := stats.Rise{Events: eventsAtStake(b[0], b[last], disp), Rise: int64(b[last].Live) - int64(b[0].Live)}
 	c := candidate{
 		ser: ser, kind: suspicion, level: level, p: rise.P(), minP: rise.MinP(),

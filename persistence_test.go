@@ -59,7 +59,7 @@ func TestPersistenceStatistic(t *testing.T) {
 			}
 			d := newDetector(defaultConfig())
 			f := &family{times: [][]float64{times}}
-			d.persistence(f, &series{}, 0, blocks, horizon)
+			d.persistence(f, &series{}, 0, blocks, horizon, dispersion(blocks, times))
 			require.Len(t, d.cands, 1)
 			got := d.cands[0]
 			if c.leak {
