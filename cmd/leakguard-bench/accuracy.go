@@ -51,13 +51,18 @@ func (t *tiers) note(w workload.Workload, a leakguard.Alert) {
 	}
 }
 
-// String is the tier at the leak, then anything flagged elsewhere.
-func (t tiers) String() string {
-	s := t.hit.String()
-	if t.other > leakguard.SeverityNone {
-		s += fmt.Sprintf(" (+%s at %s)", t.other, strings.TrimPrefix(t.otherAt, "github.com/leakguard/leakguard/"))
+// label is, for a leak, the tier at the leak, then anything flagged
+// elsewhere; for a benign workload, which has no leak, what was flagged.
+func (t tiers) label(leak bool) string {
+	at := strings.TrimPrefix(t.otherAt, "github.com/leakguard/leakguard/")
+	switch {
+	case t.other == leakguard.SeverityNone:
+		return t.hit.String()
+	case leak:
+		return fmt.Sprintf("%s (+%s at %s)", t.hit, t.other, at)
+	default:
+		return fmt.Sprintf("%s at %s", t.other, at)
 	}
-	return s
 }
 
 // heldoutLines prints, for every held-out workload, the tier each run
@@ -77,13 +82,7 @@ func heldoutLines(w io.Writer, all []workload.Workload, rates []int, seeds int, 
 		for ri, rate := range rates {
 			var ts []string
 			for _, t := range got[wl.Name][ri*seeds : (ri+1)*seeds] {
-				if !wl.Leak && t.other > leakguard.SeverityNone {
-					// A benign workload has no leak: its tier is what was flagged.
-					t.hit, t.other = t.other, leakguard.SeverityNone
-					ts = append(ts, fmt.Sprintf("%s at %s", t, strings.TrimPrefix(t.otherAt, "github.com/leakguard/leakguard/")))
-					continue
-				}
-				ts = append(ts, t.String())
+				ts = append(ts, t.label(wl.Leak))
 			}
 			parts = append(parts, fmt.Sprintf("%d KiB: %s", rate>>10, strings.Join(ts, ", ")))
 		}
