@@ -41,6 +41,8 @@ type AlertRecord struct {
 	RawPValue            float64          `json:"raw_p_value"`
 	HorizonSeconds       float64          `json:"horizon_seconds"`
 	ProvenLeaked         int64            `json:"proven_leaked,omitempty"`
+	SizeRecords          int              `json:"size_records,omitempty"`
+	SizesSeen            int              `json:"sizes_seen,omitempty"`
 }
 
 // Record returns the alert's flat JSON form, without its history.
@@ -80,6 +82,8 @@ func (a Alert) Record() AlertRecord {
 		RawPValue:            ev.RawPValue,
 		HorizonSeconds:       ev.Horizon.Seconds(),
 		ProvenLeaked:         ev.ProvenLeaked,
+		SizeRecords:          ev.SizeRecords,
+		SizesSeen:            ev.SizesSeen,
 	}
 }
 
@@ -115,6 +119,8 @@ func (r AlertRecord) Alert() Alert {
 			Horizon:                seconds(r.HorizonSeconds),
 			Reason:                 r.Reason,
 			Lacks:                  r.Lacks,
+			SizeRecords:            r.SizeRecords,
+			SizesSeen:              r.SizesSeen,
 		},
 	}
 }

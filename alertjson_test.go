@@ -21,7 +21,7 @@ func TestAlertJSONIsTheContract(t *testing.T) {
 		Evidence: Evidence{PValue: 0.001, RawPValue: 1e-7, GrowthBytesPerSecond: 1024, SlopeLow: 900, SlopeHigh: 1100,
 			Samples: 16, Window: 90 * time.Second, InUseBytes: 1 << 20, InUseObjects: 256, GrowthStart: at.Add(-time.Minute),
 			Retention: 1, RetainedSampled: 40, EventsSampled: 80, NeededSampled: 20, GrowingFor: time.Minute,
-			Horizon: 30 * time.Second, Reason: "grew"},
+			Horizon: 30 * time.Second, Reason: "grew", SizeRecords: 9, SizesSeen: 10},
 		History: []Point{{Time: at, InUseBytes: 1 << 20, InUseObjects: 256}},
 		Trend:   [2]Point{{Time: at.Add(-time.Minute)}, {Time: at, InUseBytes: 1 << 20}},
 	}
@@ -33,7 +33,7 @@ func TestAlertJSONIsTheContract(t *testing.T) {
 		"growth_bytes_per_second", "growth_bytes_per_second_low", "growth_bytes_per_second_high", "inuse_bytes",
 		"p_value", "stack", "resource", "growth_start", "retention", "samples", "window_seconds", "process_total",
 		"inuse_objects", "growth_objects_per_second", "retained_sampled", "events_sampled", "needed_sampled",
-		"growing_for_seconds", "reason", "stack_id", "history", "trend"} {
+		"growing_for_seconds", "reason", "stack_id", "history", "trend", "size_records", "sizes_seen"} {
 		require.Contains(t, fields, k)
 	}
 	require.NotContains(t, fields, "evidence", "flat, not nested")

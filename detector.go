@@ -105,7 +105,8 @@ type series struct {
 	first    uint64         // family sample index at registration
 	live     uint64         // newest raw counts
 	born     uint64
-	bytes    int64 // newest estimates
+	size     uint32 // newest mean live object size, bytes
+	bytes    int64  // newest estimates
 	objects  int64
 	perObj   float64 // estimated bytes per live sampled object, for plots
 	proven   int64
@@ -129,7 +130,7 @@ const journal = 4
 
 // change is one sample's counts, at an index relative to the series' first.
 type change struct {
-	at, live, born uint32
+	at, live, born, size uint32
 }
 
 // finding is what one test concluded, kept to report on the stack.
@@ -154,6 +155,9 @@ type candidate struct {
 	events   int64
 	growFrom float64 // family time the tested rise started from
 	early    bool    // a suspect projected to reach the memory limit within the horizon
+	lone     bool    // a lone-object test: sizes, not counts, are the evidence
+	highs    stats.NewHighs
+	seen     int // the lone test's replacing objects
 }
 
 type testKind uint8
@@ -392,8 +396,9 @@ func (d *Detector) update(ser *series, r *sampler.Record, live, born int64, i ui
 	// Most stacks hold still from one sample to the next: their push waits
 	// until their counts change or are read (flush), and the Counts repeat
 	// the held sample over the indices in between, as pushing each would.
-	hold := ser.first != i && uint64(live) == ser.live && uint64(born) == ser.born
-	ser.live, ser.born = uint64(live), uint64(born)
+	size := objectSize(r, ser.resource)
+	hold := ser.first != i && uint64(live) == ser.live && uint64(born) == ser.born && size == ser.size
+	ser.live, ser.born, ser.size = uint64(live), uint64(born), size
 	ser.bytes, ser.objects = r.InUseBytes, r.InUseObjects
 	if live > 0 && r.InUseBytes > 0 {
 		ser.perObj = float64(r.InUseBytes) / float64(live)
@@ -405,12 +410,12 @@ func (d *Detector) update(ser *series, r *sampler.Record, live, born int64, i ui
 			if ser.pending == journal {
 				settle(ser)
 			}
-			ser.changes[ser.pending] = change{at: uint32(at), live: live32, born: born32}
+			ser.changes[ser.pending] = change{at: uint32(at), live: live32, born: born32, size: size}
 			ser.pending++
 		} else {
 			// 2^32 samples after the first: no room for the index.
 			settle(ser)
-			ser.counts.Push(i, live32, born32)
+			ser.counts.Push(i, live32, born32, size)
 		}
 	}
 	ser.pushedAt = i
@@ -419,7 +424,7 @@ func (d *Detector) update(ser *series, r *sampler.Record, live, born int64, i ui
 // settle pushes the changes ser holds.
 func settle(ser *series) {
 	for _, c := range ser.changes[:ser.pending] {
-		ser.counts.Push(ser.first+uint64(c.at), c.live, c.born)
+		ser.counts.Push(ser.first+uint64(c.at), c.live, c.born, c.size)
 	}
 	ser.pending = 0
 }
@@ -430,7 +435,17 @@ func settle(ser *series) {
 // stack, and one of changes leaves out those that held still.
 func (f *family) flush(ser *series) {
 	settle(ser)
-	ser.counts.Push(f.n-1, uint32(min(ser.live, math.MaxUint32)), uint32(ser.born))
+	ser.counts.Push(f.n-1, uint32(min(ser.live, math.MaxUint32)), uint32(ser.born), ser.size)
+}
+
+// objectSize is the mean size in bytes of a record's live objects, for the
+// lone-object test; 0 for goroutines, whose bytes are stacks that grow and
+// shrink with the call depth, not objects replaced by larger ones.
+func objectSize(r *sampler.Record, res sampler.Resource) uint32 {
+	if res == sampler.Goroutines || r.InUseObjects <= 0 || r.InUseBytes <= 0 {
+		return 0
+	}
+	return uint32(min(r.InUseBytes/r.InUseObjects, math.MaxUint32))
 }
 
 // look runs the tests due at this sample over the whole family and returns
@@ -623,14 +638,26 @@ func (d *Detector) consider(f *family, ser *series, horizon float64) {
 		}
 		return disp
 	}
+	// A stack that never held more than one sampled object at a level
+	// cannot rise there: it is a suspect by the sizes of the objects that
+	// replaced one another (lone.go), and has no persistence test.
+	persist := func(k int) {
+		if b := level(k); !isLone(b) {
+			d.persistence(f, ser, k, b, horizon, dispersionOf(k))
+		}
+	}
 	if finest >= 0 {
-		d.persistence(f, ser, finest, level(finest), horizon, dispersionOf(finest))
+		persist(finest)
 		if coarsest != finest {
-			d.persistence(f, ser, coarsest, level(coarsest), horizon, dispersionOf(coarsest))
+			persist(coarsest)
 		}
 	}
 	if suspectLevel >= 0 {
-		d.suspicion(f, ser, suspectLevel, level(suspectLevel), horizon, dispersionOf(suspectLevel))
+		if b := level(suspectLevel); isLone(b) {
+			d.loneSuspicion(f, ser, suspectLevel, b)
+		} else {
+			d.suspicion(f, ser, suspectLevel, b, horizon, dispersionOf(suspectLevel))
+		}
 	}
 }
 
@@ -896,6 +923,24 @@ func (d *Detector) describe(f *family, ser *series, c candidate, adj float64, s 
 	for i, x := range b {
 		ys[i] = float64(x.Live) * bpo
 	}
+	if c.lone {
+		// A lone object's bytes are its size: the growth is that of the
+		// size, from the first object seen at the level to the newest.
+		first := 0
+		for first < last && b[first].Live == 0 {
+			first++
+		}
+		for i, x := range b {
+			ys[i] = float64(x.Live) * float64(x.Size)
+		}
+		rate, lo, hi = 0, 0, 0
+		if dt := times[last] - times[first]; dt > 0 {
+			rate = (ys[last] - ys[first]) / dt
+			lo, hi = rate, rate // the sizes are exact: no counting noise
+		}
+		bpo, objScale = 1, 0
+		needed = 0
+	}
 	grewFor := times[last] - c.growFrom
 	e := Evidence{
 		PValue:                 adj,
@@ -917,7 +962,13 @@ func (d *Detector) describe(f *family, ser *series, c candidate, adj float64, s 
 		Horizon:                d.cfg.horizon,
 		GrowthStart:            f.at(times[growthStartAt(times, ys)]),
 	}
+	if c.lone {
+		e.SizeRecords, e.SizesSeen = c.highs.Count, c.seen
+	}
 	switch {
+	case c.lone:
+		e.Lacks = fmt.Sprintf("a lone object replaced %d times, %d of them by the largest yet (a stationary demand sets about %.1f); %d would be needed at %.2f, and a lone object's growth is never confirmed beyond the horizon",
+			c.seen, c.highs.Count, c.highs.Expected, stats.NewHighsNeeded(c.highs.Expected, levelAlpha*stats.SpendWeight(max(d.looks, 1))), d.cfg.alertConf)
 	case c.kind == persistence:
 		e.Reason = fmt.Sprintf("grew for longer than the %v horizon: %d sampled objects retained outside it", d.cfg.horizon, c.rise)
 	case c.early:
@@ -990,9 +1041,14 @@ func (d *Detector) history(ser *series, level int) []Point {
 	if ser.live > 0 {
 		objScale = float64(ser.objects) / float64(ser.live)
 	}
+	lone := isLone(b)
 	out := make([]Point, len(b))
 	for i, x := range b {
 		out[i] = Point{Time: f.at(times[i]), InUseBytes: float64(x.Live) * ser.perObj, InUseObjects: float64(x.Live) * objScale}
+		if lone {
+			// One object at a time: its own size, which is what grows.
+			out[i].InUseBytes, out[i].InUseObjects = float64(x.Live)*float64(x.Size), float64(x.Live)
+		}
 	}
 	return out
 }

@@ -112,6 +112,13 @@ type Evidence struct {
 	// NeededSampled is the rise over those events that the alert
 	// confidence would need at the current look.
 	NeededSampled int64 `json:"needed_sampled"`
+	// SizeRecords and SizesSeen are the evidence of the lone-object test,
+	// which reads a stack holding one object at a time (a slice appended to
+	// forever, reallocated larger at each growth): of SizesSeen objects
+	// that replaced it, SizeRecords were larger than every one before. It
+	// makes suspects only. Both are zero for a count test.
+	SizeRecords int `json:"size_records,omitempty"`
+	SizesSeen   int `json:"sizes_seen,omitempty"`
 	// GrowingFor is how long the tested rise has gone on; Horizon is how
 	// long growth must persist to be called a leak (WithHorizon).
 	GrowingFor time.Duration `json:"growing_for_ns"`

@@ -18,6 +18,10 @@ type Count struct {
 	Born uint32
 	// Peak is the highest live count of any sample within the block.
 	Peak uint32
+	// Size is the mean size in bytes of the live objects at the block's end
+	// (0 when none, at most 2^32−1): for a stack holding one object at a
+	// time, that object's size, the evidence that it keeps growing.
+	Size uint32
 }
 
 // Counts is a bounded multi-resolution history of one stack's Counts. Level
@@ -25,8 +29,8 @@ type Count struct {
 // the sample index the caller passes (so that the blocks of every stack of a
 // family line up with one shared Clock).
 //
-// A coarse block is the merge of two finer ones (the later one's Live and
-// Born, the higher Peak), so a level stores only its blocks older than
+// A coarse block is the merge of two finer ones (the later one's Live,
+// Born and Size, the higher Peak), so a level stores only its blocks older than
 // what the level below still holds; the newer ones are rebuilt from below
 // when read. A full level therefore stores about half its blocks, and a
 // young stack's coarse levels store nothing. The backing array, one per
@@ -109,12 +113,12 @@ func (c *Counts) rebuilt(next uint64, k int) uint64 {
 	return (oldest + 1) / 2
 }
 
-// Push records the sample with 0-based index i: live sampled objects and
-// cumulative sampled births. Level k completes a block when i+1 is a
+// Push records the sample with 0-based index i: live sampled objects,
+// cumulative sampled births and the live objects' mean size. Level k completes a block when i+1 is a
 // multiple of 2^k; a block the Counts joined part-way holds only the samples
 // it saw. Indices follow one another; an index already pushed is ignored,
 // and samples skipped repeat the previous one.
-func (c *Counts) Push(i uint64, live, born uint32) {
+func (c *Counts) Push(i uint64, live, born, size uint32) {
 	if !c.started {
 		c.started, c.first, c.next = true, i, i
 		c.buf = make([]Count, c.capacity)
@@ -124,9 +128,9 @@ func (c *Counts) Push(i uint64, live, born uint32) {
 	}
 	for c.next < i {
 		prev := c.buf[c.slot0(c.next-1-c.first)]
-		c.push(prev.Live, prev.Born)
+		c.push(prev.Live, prev.Born, prev.Size)
 	}
-	c.push(live, born)
+	c.push(live, born, size)
 }
 
 // The backing array holds level 0's ring, then one region of stored()
@@ -136,7 +140,7 @@ func (c *Counts) region(k int) uint64 {
 	return uint64(c.capacity) + uint64(k-1)*c.stored()
 }
 
-func (c *Counts) push(live, born uint32) {
+func (c *Counts) push(live, born, size uint32) {
 	next := c.next + 1
 	// Level k stores a block only when level k−1 completes one, which
 	// happens at one push in 2^(k−1): most pushes touch levels 0 and 1.
@@ -159,7 +163,7 @@ func (c *Counts) push(live, born uint32) {
 			c.buf[c.region(k)+c.slotK(j-c.first>>k)] = b
 		}
 	}
-	c.buf[c.slot0(c.next-c.first)] = Count{Live: live, Born: born, Peak: live}
+	c.buf[c.slot0(c.next-c.first)] = Count{Live: live, Born: born, Peak: live, Size: size}
 	c.next = next
 }
 
@@ -270,7 +274,7 @@ func (c *Counts) SizeBytes() int {
 // Clock is the time column shared by every Counts of a family: the time at
 // which each block of each level ended, aligned the same way. Keeping it once
 // per family rather than once per stack is what keeps a stack's history at
-// twelve bytes a block.
+// sixteen bytes a block.
 type Clock struct {
 	capacity int
 	levels   []clockLevel

@@ -73,14 +73,14 @@ func TestCountsMatchWholeLevels(t *testing.T) {
 				// and push when the counts change or are read: the Counts
 				// repeat it over the indices skipped.
 				if n == 0 || live != prevLive || born != prevBorn || rng.IntN(2) == 0 {
-					c.Push(i, live, born)
+					c.Push(i, live, born, 0)
 				}
 				prevLive, prevBorn = live, born
 				ref.push(i, live, born)
 				if n%7 != 0 && n < tc.pushes-1 {
 					continue
 				}
-				c.Push(i, live, born)
+				c.Push(i, live, born, 0)
 				var start []int
 				dst, start = c.Windows(tc.levels-1, dst[:0], start)
 				for k := range tc.levels {
@@ -101,7 +101,7 @@ func TestCountsStoreLessThanTheyHold(t *testing.T) {
 	c, err := NewCounts(16, 10)
 	require.NoError(t, err)
 	for i := range uint64(16 << 9) {
-		c.Push(i, uint32(i), uint32(i))
+		c.Push(i, uint32(i), uint32(i), 0)
 	}
 	held := 0
 	for k := range 10 {
@@ -114,11 +114,11 @@ func TestCountsStoreLessThanTheyHold(t *testing.T) {
 func TestCountsSkippedSamplesRepeat(t *testing.T) {
 	c, err := NewCounts(4, 2)
 	require.NoError(t, err)
-	c.Push(0, 1, 1)
-	c.Push(3, 5, 6)
-	c.Push(2, 9, 9) // already pushed: ignored
-	require.Equal(t, []Count{{1, 1, 1}, {1, 1, 1}, {1, 1, 1}, {5, 6, 5}}, c.Last(0, 4, nil))
-	require.Equal(t, []Count{{1, 1, 1}, {5, 6, 5}}, c.Last(1, 4, nil))
+	c.Push(0, 1, 1, 0)
+	c.Push(3, 5, 6, 0)
+	c.Push(2, 9, 9, 0) // already pushed: ignored
+	require.Equal(t, []Count{{1, 1, 1, 0}, {1, 1, 1, 0}, {1, 1, 1, 0}, {5, 6, 5, 0}}, c.Last(0, 4, nil))
+	require.Equal(t, []Count{{1, 1, 1, 0}, {5, 6, 5, 0}}, c.Last(1, 4, nil))
 }
 
 func BenchmarkCountsPush(b *testing.B) {
@@ -126,7 +126,7 @@ func BenchmarkCountsPush(b *testing.B) {
 	require.NoError(b, err)
 	i := uint64(0)
 	for b.Loop() {
-		c.Push(i, uint32(i%64), uint32(i))
+		c.Push(i, uint32(i%64), uint32(i), 0)
 		i++
 	}
 }

@@ -1,13 +1,14 @@
 // Package storage holds leakguard's bounded per-stack state: a
 // multi-resolution Counts history of each stack's evidence (live sampled
-// objects, their peak, cumulative sampled births), a Clock holding the
+// objects, their peak, cumulative sampled births, the live objects' mean
+// size), a Clock holding the
 // block end times once per family, and a Store that keeps at most a fixed
 // number of stacks, evicting the least recently changed.
 //
-// Memory model: a block is 12 bytes. Level k of a Counts holds blocks of
+// Memory model: a block is 16 bytes. Level k of a Counts holds blocks of
 // 2^k samples; a coarse level stores only the blocks the level below no
 // longer holds, in one lazily grown array per stack, so a young stack costs
-// little and a full one (every level reached) about 1.3 KB at the default
+// little and a full one (every level reached) about 1.7 KB at the default
 // 16 blocks × 10 levels. A Store of n entries costs n histories plus its
 // per-entry bookkeeping. Both are fixed by configuration, whatever the
 // number of distinct stacks the host creates: TestStoreMemoryBound feeds a

@@ -15,7 +15,7 @@ func ExampleCounts() {
 		panic(err)
 	}
 	for i := range uint64(100) {
-		c.Push(i, uint32(i%10), uint32(i))
+		c.Push(i, uint32(i%10), uint32(i), 0)
 	}
 	fmt.Println(c.Len(0), c.Len(1), c.Len(2))
 	newest := c.Last(2, 1, nil)[0]

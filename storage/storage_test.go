@@ -51,7 +51,7 @@ func TestStoreMemoryBound(t *testing.T) {
 		h, err := NewCounts(16, 10)
 		require.NoError(t, err)
 		for i := range uint64(100) { // levels 0 to 2 full
-			h.Push(i, uint32(i), uint32(2*i))
+			h.Push(i, uint32(i), uint32(2*i), 0)
 		}
 		s.Add(uint64(k)+1, h)
 	}

@@ -289,7 +289,7 @@ func TestLeakguardsOwnAllocationsAreLeftOut(t *testing.T) {
 		h, err := storage.NewCounts(48, 4)
 		require.NoError(t, err)
 		for i := range uint64(100) {
-			h.Push(i, uint32(i), uint32(i))
+			h.Push(i, uint32(i), uint32(i), 0)
 		}
 		retainedHistories = append(retainedHistories, h)
 	}
