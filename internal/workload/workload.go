@@ -65,19 +65,33 @@ func Serve(r *rand.Rand, n int) {
 }
 
 type state struct {
-	r    *rand.Rand
-	kept [][]byte
-	lost [][]byte // what a leak will never release
-	m    map[int][]byte
-	step func(s *state, i int)
+	r      *rand.Rand
+	kept   [][]byte
+	lost   [][]byte // what a leak will never release
+	m      map[int][]byte
+	events []event
+	step   func(s *state, i int)
+}
+
+// event is a 64-byte record kept by value, as a log or a metrics buffer
+// keeps them: a slice of them is one backing array, whatever its length.
+type event struct {
+	at, id, user, status, bytes, latency, route, flags int64
 }
 
 func (s *state) Step(i int) { Serve(s.r, 20); s.step(s, i) }
-func (s *state) Release()   { s.kept, s.lost, s.m = nil, nil, nil }
+func (s *state) Release()   { s.kept, s.lost, s.m, s.events = nil, nil, nil, nil }
 
 func inst(f func(s *state, i int)) func(seed uint64) Instance {
 	return func(seed uint64) Instance {
 		return &state{r: rand.New(rand.NewPCG(seed, 7)), m: map[int][]byte{}, step: f}
+	}
+}
+
+//go:noinline
+func logEvents(s *state, i, n int) {
+	for j := range n {
+		s.events = append(s.events, event{at: int64(i), id: int64(j)})
 	}
 }
 
@@ -151,6 +165,9 @@ func Leaks() []Workload {
 				leakSession(s, 1, 1024*kib)
 			}
 		})},
+		// An event log appended to and never trimmed: one backing array,
+		// reallocated a quarter larger each time it fills.
+		{Name: "append-forever", Leak: true, Marker: "logEvents", New: inst(func(s *state, i int) { logEvents(s, i, 1024) })},
 	}, heldoutLeaks()...)
 }
 

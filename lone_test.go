@@ -1,0 +1,133 @@
+package leakguard
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/leakguard/leakguard/sampler"
+)
+
+// buffer is one backing array reallocated as it grows: what a lone stack
+// holds.
+type buffer struct {
+	capacity, births int64
+}
+
+// grow makes room for need bytes the way append does for a large slice: a
+// quarter more at each reallocation, more at once if need is larger.
+func (b *buffer) grow(need int64) {
+	for b.capacity < need {
+		b.capacity = max(need, b.capacity+b.capacity/4, 4096)
+		b.births++
+	}
+}
+
+// loneShapes are lone stacks, one object at a time, per step (a profile).
+var loneShapes = []struct {
+	name string
+	leak bool
+	step func(r *rand.Rand, b *buffer, i int)
+}{
+	// A slice of records appended to forever: 64 KiB more a step.
+	{"append forever", true, func(_ *rand.Rand, b *buffer, i int) { b.grow(int64(i+1) << 16) }},
+	// A buffer reused for every request and grown whenever a request
+	// needs more (heavy-tailed sizes, 4 requests a step).
+	{"grown on demand", false, func(r *rand.Rand, b *buffer, _ int) {
+		for range 4 {
+			b.grow(int64(4096 * math.Pow(1-r.Float64(), -1/1.2)))
+		}
+	}},
+	// A batch dropped every 10 steps and regrown from empty.
+	{"regrown each cycle", false, func(r *rand.Rand, b *buffer, i int) {
+		if i%10 == 0 {
+			b.capacity = 0
+		}
+		b.grow(int64(i%10+1) << 16)
+	}},
+	// A new buffer of a random size at every step.
+	{"replaced at random sizes", false, func(r *rand.Rand, b *buffer, _ int) {
+		b.capacity = 4096 + r.Int64N(1<<20)
+		b.births++
+	}},
+}
+
+// runLone feeds a detector n profiles, interval apart, of one lone stack
+// beside a churning one, and returns whether the lone stack is a suspect
+// at the end and the first profile at which it was.
+func runLone(t *testing.T, step func(*rand.Rand, *buffer, int), seed uint64, n int, interval time.Duration, opts ...Option) (suspect bool, first int) {
+	d, err := NewDetector(opts...)
+	require.NoError(t, err)
+	r := rand.New(rand.NewPCG(seed, 9))
+	churn := &churner{rng: rand.New(rand.NewPCG(seed, 10))}
+	var b buffer
+	first = -1
+	for i := range n {
+		step(r, &b, i)
+		live, born := churn.step(40)
+		s := &sampler.Sample{Resource: sampler.Heap, Rate: 512 << 10, Time: t0.Add(time.Duration(i) * interval), Seq: uint64(i + 1),
+			Records: []sampler.Record{
+				{Stack: 1, InUseSampled: 1, AllocSampled: b.births, InUseObjects: 1, InUseBytes: b.capacity, AllocObjects: b.births},
+				{Stack: 2, InUseSampled: live, AllocSampled: born, InUseObjects: live, InUseBytes: live << 10, AllocObjects: born},
+			}}
+		if b.capacity == 0 {
+			s.Records[0].InUseSampled, s.Records[0].InUseObjects = 0, 0
+		}
+		d.Observe(s)
+		if first < 0 && isSuspect(d, 1) {
+			first = i
+		}
+	}
+	d.Conclude()
+	return isSuspect(d, 1), first
+}
+
+func isSuspect(d *Detector, stack uint64) bool {
+	for _, a := range d.Suspects() {
+		if a.Stack == stack {
+			return true
+		}
+	}
+	return false
+}
+
+// TestLoneObjectSuspects runs each lone shape as a stored series of 60
+// profiles (analyze's horizon of 0.4 of the span) and, live, at the
+// default settings for 30 minutes: the slice appended to forever becomes a
+// suspect, never an alert, and the benign buffers are suspects in a
+// fraction of runs within the suspect level.
+func TestLoneObjectSuspects(t *testing.T) {
+	runs := 400
+	if testing.Short() {
+		runs = 60
+	}
+	for _, sh := range loneShapes {
+		t.Run(sh.name, func(t *testing.T) {
+			stored, live := 0, 0
+			var firstLive []int
+			for seed := range uint64(runs) {
+				s, _ := runLone(t, sh.step, seed, 60, time.Second, WithHorizon(24*time.Second), WithSeries(60))
+				if s {
+					stored++
+				}
+				if seed < 20 { // the live run is 180 profiles: a sample of seeds
+					s, first := runLone(t, sh.step, seed, 180, DefaultInterval)
+					if s {
+						live++
+						firstLive = append(firstLive, first)
+					}
+				}
+			}
+			t.Logf("%s: suspect in %d/%d stored series, %d/20 live runs (first suspected at profiles %v)", sh.name, stored, runs, live, firstLive)
+			if sh.leak {
+				require.Equal(t, runs, stored)
+				require.Equal(t, 20, live)
+				return
+			}
+			require.LessOrEqual(t, float64(stored)/float64(runs), suspectAlpha)
+		})
+	}
+}
