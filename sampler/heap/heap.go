@@ -500,10 +500,17 @@ func (s *Sampler) gcCycle() uint64 {
 // squeeze the interval between two GCs).
 func (s *Sampler) gcTime() time.Time {
 	debug.ReadGCStats(&s.gcStats)
-	if s.gcStats.LastGC.IsZero() {
-		return time.Now()
+	return stampOf(&s.gcStats, time.Now())
+}
+
+// stampOf is the time a sample read at now describes: the end of the last
+// collection, or now before the first one (when runtime/debug reports the
+// Unix epoch, which would put a fresh process's first sample in 1970).
+func stampOf(st *debug.GCStats, now time.Time) time.Time {
+	if st.NumGC == 0 || st.LastGC.UnixNano() <= 0 {
+		return now
 	}
-	return s.gcStats.LastGC
+	return st.LastGC
 }
 
 // bucket is what the previous Samples worked out about one of the

@@ -559,3 +559,24 @@ func TestLargeBufferOutsideTheHeap(t *testing.T) {
 	require.Nil(t, s.records)
 	require.False(t, s.mapped)
 }
+
+// TestStampBeforeTheFirstCollection: a fresh process's first sample, read
+// before any collection, is stamped when it was read, not at the Unix
+// epoch runtime/debug reports for the last collection.
+func TestStampBeforeTheFirstCollection(t *testing.T) {
+	now := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+	gc := now.Add(-3 * time.Second)
+	tests := []struct {
+		name string
+		st   debug.GCStats
+		want time.Time
+	}{
+		{"no collection yet", debug.GCStats{LastGC: time.Unix(0, 0)}, now},
+		{"after one", debug.GCStats{NumGC: 1, LastGC: gc}, gc},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			require.True(t, tc.want.Equal(stampOf(&tc.st, now)))
+		})
+	}
+}
