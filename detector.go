@@ -105,17 +105,19 @@ type series struct {
 	first    uint64         // family sample index at registration
 	live     uint64         // newest raw counts
 	born     uint64
-	size     uint32 // newest mean live object size, bytes
-	bytes    int64  // newest estimates
-	objects  int64
-	perObj   float64 // estimated bytes per live sampled object, for plots
-	proven   int64
-	severity Severity
-	suspect  *finding // the newest look's suspect evidence, nil if none
-	bestP    float64
-	found    *finding // the most significant persistence test so far
-	pushedAt uint64   // family sample index of the newest push
-	gone     bool     // evicted: byPos may still point here
+	size     uint32 // mean size of the newest births, bytes
+	// cumulative allocation estimates at the newest sample, for size
+	allocObjects, allocBytes int64
+	bytes                    int64 // newest estimates
+	objects                  int64
+	perObj                   float64 // estimated bytes per live sampled object, for plots
+	proven                   int64
+	severity                 Severity
+	suspect                  *finding // the newest look's suspect evidence, nil if none
+	bestP                    float64
+	found                    *finding // the most significant persistence test so far
+	pushedAt                 uint64   // family sample index of the newest push
+	gone                     bool     // evicted: byPos may still point here
 	// changes holds the newest samples whose counts changed, not pushed
 	// yet: a push writes to the history's own buffer, a cache miss or two
 	// per stack at every change, while the series itself is in cache
@@ -396,7 +398,7 @@ func (d *Detector) update(ser *series, r *sampler.Record, live, born int64, i ui
 	// Most stacks hold still from one sample to the next: their push waits
 	// until their counts change or are read (flush), and the Counts repeat
 	// the held sample over the indices in between, as pushing each would.
-	size := objectSize(r, ser.resource)
+	size := bornSize(ser, r)
 	hold := ser.first != i && uint64(live) == ser.live && uint64(born) == ser.born && size == ser.size
 	ser.live, ser.born, ser.size = uint64(live), uint64(born), size
 	ser.bytes, ser.objects = r.InUseBytes, r.InUseObjects
@@ -438,14 +440,18 @@ func (f *family) flush(ser *series) {
 	ser.counts.Push(f.n-1, uint32(min(ser.live, math.MaxUint32)), uint32(ser.born), ser.size)
 }
 
-// objectSize is the mean size in bytes of a record's live objects, for the
-// lone-object test; 0 for goroutines, whose bytes are stacks that grow and
-// shrink with the call depth, not objects replaced by larger ones.
-func objectSize(r *sampler.Record, res sampler.Resource) uint32 {
-	if res == sampler.Goroutines || r.InUseObjects <= 0 || r.InUseBytes <= 0 {
-		return 0
+// bornSize is the mean size in bytes of the objects a record's stack
+// allocated since ser's previous sample, for the lone-object test: the
+// size of the newest backing array of a slice that grew. With no births
+// (or no allocation counts) it stays what it was. Goroutines have none:
+// their bytes are stacks that grow and shrink with the call depth.
+func bornSize(ser *series, r *sampler.Record) uint32 {
+	objects, bytes := r.AllocObjects-ser.allocObjects, r.AllocBytes-ser.allocBytes
+	ser.allocObjects, ser.allocBytes = r.AllocObjects, r.AllocBytes
+	if ser.resource == sampler.Goroutines || objects <= 0 || bytes <= 0 {
+		return ser.size
 	}
-	return uint32(min(r.InUseBytes/r.InUseObjects, math.MaxUint32))
+	return uint32(min(bytes/objects, math.MaxUint32))
 }
 
 // look runs the tests due at this sample over the whole family and returns
@@ -931,7 +937,7 @@ func (d *Detector) describe(f *family, ser *series, c candidate, adj float64, s 
 			first++
 		}
 		for i, x := range b {
-			ys[i] = float64(x.Live) * float64(x.Size)
+			ys[i] = float64(x.Size)
 		}
 		rate, lo, hi = 0, 0, 0
 		if dt := times[last] - times[first]; dt > 0 {
@@ -1046,8 +1052,9 @@ func (d *Detector) history(ser *series, level int) []Point {
 	for i, x := range b {
 		out[i] = Point{Time: f.at(times[i]), InUseBytes: float64(x.Live) * ser.perObj, InUseObjects: float64(x.Live) * objScale}
 		if lone {
-			// One object at a time: its own size, which is what grows.
-			out[i].InUseBytes, out[i].InUseObjects = float64(x.Live)*float64(x.Size), float64(x.Live)
+			// One object at a time: the size of the newest, which is what
+			// grows.
+			out[i].InUseBytes, out[i].InUseObjects = float64(x.Size), float64(x.Live)
 		}
 	}
 	return out

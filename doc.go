@@ -85,6 +85,13 @@
 // (GOMEMLIMIT or the cgroup's; WithMemoryLimit) within the horizon is
 // alerted at once.
 //
+// A stack that holds one object at a time — a slice appended to forever,
+// its backing array reallocated larger at each growth — cannot rise in
+// count. It is a suspect when the objects replacing one another set new
+// highs faster than a stationary demand's records would
+// (Evidence.SizeRecords of Evidence.SizesSeen; stats.NewHighs), and never
+// an alert: that evidence grows with the logarithm of time.
+//
 // # The false-alarm guarantee
 //
 // Looks are numbered; look j may spend SpendWeight(j) of the error budget

@@ -7,34 +7,39 @@ import (
 	"github.com/leakguard/leakguard/storage"
 )
 
-// A lone stack holds at most one sampled object at a time: a slice or a
-// buffer reallocated as it grows, each new backing array replacing the
-// last. Its count never rises, so the count tests cannot see it grow
-// however large it gets; its evidence is the sizes of the objects that
-// replace one another, and how often one of them is the largest yet
-// (stats.NewHighs). A buffer grown to a stationary demand's high-water
-// mark sets new highs ever more rarely, about one per e-fold of its age; a
-// slice appended to forever sets one at every reallocation, each a quarter
-// larger than the last. That evidence grows with the logarithm of time,
-// too slowly to confirm a leak beyond the horizon within hours, so a lone
-// stack can be a suspect, never an alert.
+// A lone stack holds one object at a time: a slice or a buffer reallocated
+// as it grows, each new backing array replacing the last. Its count never
+// rises, so the count tests cannot see it grow however large it gets; its
+// evidence is the sizes of the objects born to replace one another, and
+// how often one of them is the largest yet (stats.NewHighs). A buffer
+// grown to a stationary demand's high-water mark sets new highs ever more
+// rarely, about one per e-fold of its age; a slice appended to forever
+// sets one at every reallocation, each a quarter larger than the last.
+// That evidence grows with the logarithm of time, too slowly to confirm a
+// leak beyond the horizon within hours, so a lone stack can be a suspect,
+// never an alert.
 
-// isLone reports whether every block of a level held at most one live
-// sampled object: which test a stack gets is chosen from its counts, not
+// loneLive is the most live sampled objects a lone stack shows: its object
+// and the one that object replaced, whose free a heap profile accounts
+// only a collection later.
+const loneLive = 2
+
+// isLone reports whether every block of a level held at most loneLive live
+// sampled objects: which test a stack gets is chosen from its counts, not
 // from the sizes the lone test reads.
 func isLone(b []storage.Count) bool {
 	for _, x := range b {
-		if x.Live > 1 || x.Peak > 1 {
+		if x.Live > loneLive || x.Peak > loneLive {
 			return false
 		}
 	}
 	return true
 }
 
-// replaced reports whether block i shows a new object's size: objects were
-// born since the block before, and one object is live at its end.
+// replaced reports whether block i shows a new object's size: objects
+// were born since the block before.
 func replaced(b []storage.Count, i int) bool {
-	return i > 0 && b[i].Born != b[i-1].Born && b[i].Live == 1 && b[i].Size > 0
+	return i > 0 && b[i].Born != b[i-1].Born && b[i].Size > 0
 }
 
 // newHighsFrom is the share of a level's span, from its first block, after
@@ -46,8 +51,9 @@ const newHighsFrom = 0.25
 // objects that replaced one another in the newer three quarters of the
 // level were the largest yet than a stationary demand would set, the
 // newer half alone sets more than it would at the uncorrected level
-// continuing, and the object live now is the largest yet — a buffer that
-// grew during a warm-up and has been reused since is not still growing.
+// continuing, and the newest object born is the largest yet — a buffer
+// that grew during a warm-up and has been reused since is not still
+// growing.
 func (d *Detector) loneSuspicion(f *family, ser *series, level int, b []storage.Count) {
 	n := len(b)
 	last := n - 1
@@ -55,12 +61,16 @@ func (d *Detector) loneSuspicion(f *family, ser *series, level int, b []storage.
 	t0 := times[0]
 	from := t0 + newHighsFrom*(times[last]-t0)
 	mid := t0 + (times[last]-t0)/2
-	var best uint32
-	highs, seen, newest := 0, 0, -1
+	best := b[0].Size // the births before the level's first block
+	highs, seen, newest, latest := 0, 0, -1, -1
 	newer := 0 // highs set in the newer half
 	start, newerStart := -1.0, -1.0
 	for i, x := range b {
-		if i > 0 && times[i-1] >= from && replaced(b, i) {
+		if !replaced(b, i) {
+			continue
+		}
+		latest = i
+		if times[i-1] >= from {
 			if start < 0 {
 				start = times[i-1]
 			}
@@ -76,9 +86,7 @@ func (d *Detector) loneSuspicion(f *family, ser *series, level int, b []storage.
 				}
 			}
 		}
-		if x.Live == 1 {
-			best = max(best, x.Size)
-		}
+		best = max(best, x.Size)
 	}
 	if seen == 0 || !(start > t0) {
 		return
@@ -88,7 +96,7 @@ func (d *Detector) loneSuspicion(f *family, ser *series, level int, b []storage.
 		ser: ser, kind: suspicion, level: level, p: h.P(), minP: h.MinP(seen),
 		lone: true, highs: h, seen: seen, growFrom: start,
 	}
-	if newest <= last/2 || b[last].Live != 1 || b[last].Size < best {
+	if newest <= last/2 || newest != latest {
 		c.p = 1
 	}
 	// As for a count, the newer half must show growth of its own: a buffer

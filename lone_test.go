@@ -14,7 +14,7 @@ import (
 // buffer is one backing array reallocated as it grows: what a lone stack
 // holds.
 type buffer struct {
-	capacity, births int64
+	capacity, births, bornBytes int64
 }
 
 // grow makes room for need bytes the way append does for a large slice: a
@@ -23,6 +23,7 @@ func (b *buffer) grow(need int64) {
 	for b.capacity < need {
 		b.capacity = max(need, b.capacity+b.capacity/4, 4096)
 		b.births++
+		b.bornBytes += b.capacity
 	}
 }
 
@@ -52,6 +53,7 @@ var loneShapes = []struct {
 	{"replaced at random sizes", false, func(r *rand.Rand, b *buffer, _ int) {
 		b.capacity = 4096 + r.Int64N(1<<20)
 		b.births++
+		b.bornBytes += b.capacity
 	}},
 }
 
@@ -66,15 +68,21 @@ func runLone(t *testing.T, step func(*rand.Rand, *buffer, int), seed uint64, n i
 	var b buffer
 	first = -1
 	for i := range n {
+		before := b.births
 		step(r, &b, i)
 		live, born := churn.step(40)
 		s := &sampler.Sample{Resource: sampler.Heap, Rate: 512 << 10, Time: t0.Add(time.Duration(i) * interval), Seq: uint64(i + 1),
 			Records: []sampler.Record{
-				{Stack: 1, InUseSampled: 1, AllocSampled: b.births, InUseObjects: 1, InUseBytes: b.capacity, AllocObjects: b.births},
+				{Stack: 1, InUseSampled: 1, AllocSampled: b.births, InUseObjects: 1, InUseBytes: b.capacity, AllocObjects: b.births, AllocBytes: b.bornBytes},
 				{Stack: 2, InUseSampled: live, AllocSampled: born, InUseObjects: live, InUseBytes: live << 10, AllocObjects: born},
 			}}
-		if b.capacity == 0 {
+		switch {
+		case b.capacity == 0:
 			s.Records[0].InUseSampled, s.Records[0].InUseObjects = 0, 0
+		case b.births != before:
+			// A profile accounts the free of the object replaced a
+			// collection later.
+			s.Records[0].InUseSampled, s.Records[0].InUseObjects = 2, 2
 		}
 		d.Observe(s)
 		if first < 0 && isSuspect(d, 1) {

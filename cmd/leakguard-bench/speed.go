@@ -60,6 +60,7 @@ func speed(w io.Writer, short bool) error {
 		{name: "leak 0.1 MiB/min", leak: 0.1},
 		{name: "leak 1 MiB/min", leak: 1},
 		{name: "leak 10 MiB/min", leak: 10},
+		{name: "leak 1 MiB/min into one slice", leak: 1, args: []string{"-leak-into", "slice"}},
 		{name: "benign: no cache"},
 		{name: "benign: 64 MiB cache filling in 5 min", args: []string{"-cache-mib", "64", "-cache-fill", "5m"}},
 		{name: "benign: 64 MiB cache filling in 10 min", args: []string{"-cache-mib", "64", "-cache-fill", "10m"}},

@@ -7,6 +7,7 @@
 //
 //	go run ./examples/service -leak-mib-per-min 1 -duration 30m
 //	go run ./examples/service -cache-mib 64 -cache-fill 10m -duration 30m
+//	go run ./examples/service -leak-mib-per-min 1 -leak-into slice -duration 30m
 //
 // cmd/leakguard-bench -only speed runs a matrix of these side by side.
 package main
@@ -70,6 +71,27 @@ func keepSession(id, size int) {
 	mu.Unlock()
 }
 
+// record is a 64-byte value a log keeps: a slice of them is one backing
+// array, reallocated a quarter larger each time it fills.
+type record struct {
+	at, id, user, status, bytes, latency, route, flags int64
+}
+
+var records []record
+
+const recordSize = 64
+
+// keepRecord is the other leak's allocation site: a log appended to and
+// never trimmed.
+//
+//go:noinline
+func keepRecord(id int) {
+	mu.Lock()
+	records = append(records, record{at: time.Now().UnixNano(), id: int64(id)})
+	leaked += recordSize
+	mu.Unlock()
+}
+
 // cache is a bounded cache: it fills over the fill time, then replaces
 // entries.
 type cache struct {
@@ -104,6 +126,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	leakRate := fs.Float64("leak-mib-per-min", 0, "leak this many MiB per minute (0: no leak)")
 	objSize := fs.Int("object-size", 4096, "bytes per leaked session")
+	into := fs.String("leak-into", "sessions", "sessions: a new object per leaked session; slice: 64-byte records appended to one slice")
 	cacheMiB := fs.Int("cache-mib", 0, "a bounded cache of this many MiB (0: none)")
 	cacheFill := fs.Duration("cache-fill", 10*time.Minute, "how long the cache takes to fill")
 	duration := fs.Duration("duration", 30*time.Minute, "how long to serve")
@@ -111,6 +134,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	horizon := fs.Duration("horizon", 0, "leakguard's horizon (0: its default)")
 	interval := fs.Duration("interval", 0, "leakguard's interval (0: its default)")
 	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if *into != "sessions" && *into != "slice" {
+		fmt.Fprintf(stderr, "-leak-into %q: want sessions or slice\n", *into)
 		return 2
 	}
 	start := time.Now()
@@ -170,6 +197,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 		case <-tick.C:
 			handle(r, i)
 			owed += perRequest
+			if *into == "slice" {
+				for owed >= recordSize {
+					keepRecord(i)
+					owed -= recordSize
+				}
+			}
 			for owed >= float64(*objSize) {
 				keepSession(i, *objSize)
 				owed -= float64(*objSize)
