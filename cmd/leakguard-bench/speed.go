@@ -95,7 +95,7 @@ func speed(w io.Writer, short bool) error {
 			}
 			var s, a float64 = -1, -1
 			for _, e := range r.events {
-				leaking := strings.HasSuffix(e.Function, ".keepSession")
+				leaking := strings.HasSuffix(e.Function, ".keepSession") || strings.HasSuffix(e.Function, ".keepRecord")
 				switch {
 				case e.Event == "alert" && !leaking:
 					others++
