@@ -47,7 +47,8 @@ func replaced(b []storage.Count, i int) bool {
 // to beat, and the null expects ln 4 ≈ 1.4 new highs in the rest.
 const newHighsFrom = 0.25
 
-// loneSuspicion adds the suspect hypothesis of a lone stack: more of the
+// loneSuspicion adds the suspect hypothesis of a lone stack that holds its
+// object through the newer three quarters of the level: more of the
 // objects that replaced one another in the newer three quarters of the
 // level were the largest yet than a stationary demand would set, the
 // newer half alone sets more than it would at the uncorrected level
@@ -61,11 +62,20 @@ func (d *Detector) loneSuspicion(f *family, ser *series, level int, b []storage.
 	t0 := times[0]
 	from := t0 + newHighsFrom*(times[last]-t0)
 	mid := t0 + (times[last]-t0)/2
-	best := b[0].Size // the births before the level's first block
+	// The first block's size may be the mean of every birth before it (a
+	// stack's first sample carries all its allocations so far): a mean is
+	// easier to beat than the largest of the sizes it averages, so only
+	// births within the level set the sizes to beat.
+	var best uint32
 	highs, seen, newest, latest := 0, 0, -1, -1
 	newer := 0 // highs set in the newer half
 	start, newerStart := -1.0, -1.0
 	for i, x := range b {
+		if i > 0 && times[i-1] >= from && x.Live == 0 {
+			// Not holding an object: short-lived objects that come and
+			// go, which the count tests read.
+			return
+		}
 		if !replaced(b, i) {
 			continue
 		}

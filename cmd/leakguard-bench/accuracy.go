@@ -65,18 +65,19 @@ func (t tiers) label(leak bool) string {
 	}
 }
 
-// heldoutLines prints, for every held-out workload, the tier each run
-// reached, per rate and seed.
-func heldoutLines(w io.Writer, all []workload.Workload, rates []int, seeds int, got map[string][]tiers) {
-	fmt.Fprintln(w, "Held-out workloads, tier reached per run (at the leak for a leak; + anything flagged elsewhere), per rate: seeds 1..n:")
+// tierLines prints, for every workload, the tier each run reached, per
+// rate and seed: suspects and warnings, which the precision and recall
+// columns of an alert table leave out, and the held-out workloads marked.
+func tierLines(w io.Writer, all []workload.Workload, rates []int, seeds int, got map[string][]tiers) {
+	fmt.Fprintln(w, "Tier reached per run (at the leak for a leak; + anything flagged elsewhere), per rate: seeds 1..n; the held-out workloads were written after the detector:")
 	fmt.Fprintln(w)
 	for _, wl := range all {
-		if !workload.Heldout(wl.Name) {
-			continue
-		}
 		label := "leak"
 		if !wl.Leak {
 			label = "benign"
+		}
+		if workload.Heldout(wl.Name) {
+			label += ", held out"
 		}
 		var parts []string
 		for ri, rate := range rates {
@@ -285,7 +286,7 @@ func accuracy(w io.Writer, short bool) error {
 		fmt.Fprintln(w, byRate[rate].row(fmt.Sprintf("%d KiB", rate>>10)))
 	}
 	fmt.Fprintln(w)
-	heldoutLines(w, all, rates, seeds, got)
+	tierLines(w, all, rates, seeds, got)
 	return nil
 }
 
@@ -387,6 +388,7 @@ func stored(w io.Writer, short bool) error {
 	fmt.Fprintln(w, "| MemProfileRate | Runs | Alert precision | Alert recall | Alert recall, leaks retaining ≥ 50 sampled objects | Suspect precision | Suspect recall | Benign runs with a suspect |")
 	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|")
 	missed, falseSuspects := map[string]int{}, map[string]int{}
+	missedRetained := map[string][]int64{} // the leak's live sampled objects, last profile minus first
 	got := map[string][]tiers{}
 	for _, rate := range rates {
 		runtime.MemProfileRate = rate
@@ -430,7 +432,9 @@ func stored(w io.Writer, short bool) error {
 					sTP++
 				} else {
 					sFN++
-					missed[fmt.Sprintf("%s at %d KiB", wl.Name, rate>>10)]++
+					key := fmt.Sprintf("%s at %d KiB", wl.Name, rate>>10)
+					missed[key]++
+					missedRetained[key] = append(missedRetained[key], o.retained)
 				}
 			}
 		}
@@ -438,14 +442,14 @@ func stored(w io.Writer, short bool) error {
 			ratio(aTP, aTP+aFP), ratio(aTP, aTP+aFN), ratio(bigTP, big), big, ratio(sTP, sTP+sFP), ratio(sTP, sTP+sFN), benignSusp, benign)
 	}
 	fmt.Fprintln(w)
-	listRuns(w, "Leak runs not even suspected:", missed, seeds)
-	listRuns(w, "Benign runs with a suspect:", falseSuspects, seeds)
-	heldoutLines(w, all, rates, seeds, got)
+	listRuns(w, "Leak runs not even suspected:", missed, seeds, missedRetained)
+	listRuns(w, "Benign runs with a suspect:", falseSuspects, seeds, nil)
+	tierLines(w, all, rates, seeds, got)
 	return nil
 }
 
 // listRuns prints a sentence naming the runs counted in runs, if any.
-func listRuns(w io.Writer, intro string, runs map[string]int, seeds int) {
+func listRuns(w io.Writer, intro string, runs map[string]int, seeds int, retained map[string][]int64) {
 	if len(runs) == 0 {
 		return
 	}
@@ -455,7 +459,16 @@ func listRuns(w io.Writer, intro string, runs map[string]int, seeds int) {
 		if i == 0 {
 			sep = ""
 		}
-		fmt.Fprintf(w, "%s %s (%d of %d)", sep, k, runs[k], seeds)
+		fmt.Fprintf(w, "%s %s (%d of %d", sep, k, runs[k], seeds)
+		if r := retained[k]; len(r) > 0 {
+			lo, hi := slices.Min(r), slices.Max(r)
+			if lo == hi {
+				fmt.Fprintf(w, "; %d sampled objects retained", lo)
+			} else {
+				fmt.Fprintf(w, "; %d–%d sampled objects retained", lo, hi)
+			}
+		}
+		fmt.Fprint(w, ")")
 	}
 	fmt.Fprintln(w, ".")
 	fmt.Fprintln(w)
