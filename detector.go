@@ -105,10 +105,11 @@ type series struct {
 	first    uint64         // family sample index at registration
 	live     uint64         // newest raw counts
 	born     uint64
-	size     uint32 // mean size of the newest births, bytes
+	size     uint32 // largest births' mean size since first seen, bytes
 	// cumulative allocation estimates at the newest sample, for size
 	allocObjects, allocBytes int64
-	bytes                    int64 // newest estimates
+	firstTime                float64 // family time of the first sample
+	bytes                    int64   // newest estimates
 	objects                  int64
 	perObj                   float64 // estimated bytes per live sampled object, for plots
 	proven                   int64
@@ -385,7 +386,8 @@ func (d *Detector) restart(f *family, s *sampler.Sample) {
 
 func (d *Detector) newSeries(f *family, key uint64, frames []sampler.Frame, i uint64) *series {
 	c, _ := storage.NewCounts(d.cfg.history, d.cfg.levels)
-	return &series{resource: f.resource, key: key, frames: d.symbols.intern(frames), counts: *c, first: i, bestP: 1}
+	return &series{resource: f.resource, key: key, frames: d.symbols.intern(frames), counts: *c, first: i, bestP: 1,
+		firstTime: f.last.Sub(f.origin).Seconds()}
 }
 
 // update pushes one sample's counts for ser. Births are cumulative; a
@@ -398,7 +400,7 @@ func (d *Detector) update(ser *series, r *sampler.Record, live, born int64, i ui
 	// Most stacks hold still from one sample to the next: their push waits
 	// until their counts change or are read (flush), and the Counts repeat
 	// the held sample over the indices in between, as pushing each would.
-	size := bornSize(ser, r)
+	size := largestBorn(ser, r, ser.first == i)
 	hold := ser.first != i && uint64(live) == ser.live && uint64(born) == ser.born && size == ser.size
 	ser.live, ser.born, ser.size = uint64(live), uint64(born), size
 	ser.bytes, ser.objects = r.InUseBytes, r.InUseObjects
@@ -440,18 +442,20 @@ func (f *family) flush(ser *series) {
 	ser.counts.Push(f.n-1, uint32(min(ser.live, math.MaxUint32)), uint32(ser.born), ser.size)
 }
 
-// bornSize is the mean size in bytes of the objects a record's stack
-// allocated since ser's previous sample, for the lone-object test: the
-// size of the newest backing array of a slice that grew. With no births
-// (or no allocation counts) it stays what it was. Goroutines have none:
-// their bytes are stacks that grow and shrink with the call depth.
-func bornSize(ser *series, r *sampler.Record) uint32 {
+// largestBorn is the largest size in bytes of the births a record's stack
+// made since ser was first seen — each sample's births counted as their
+// mean (allocation bytes over objects since the previous sample): for a
+// slice that grows, the size of its newest backing array. The first
+// sample's births are everything the stack allocated before it was seen,
+// whose mean is no largest size, so they set nothing. Goroutines have no
+// sizes: their bytes are stacks that grow and shrink with the call depth.
+func largestBorn(ser *series, r *sampler.Record, first bool) uint32 {
 	objects, bytes := r.AllocObjects-ser.allocObjects, r.AllocBytes-ser.allocBytes
 	ser.allocObjects, ser.allocBytes = r.AllocObjects, r.AllocBytes
-	if ser.resource == sampler.Goroutines || objects <= 0 || bytes <= 0 {
+	if first || ser.resource == sampler.Goroutines || objects <= 0 || bytes <= 0 {
 		return ser.size
 	}
-	return uint32(min(bytes/objects, math.MaxUint32))
+	return max(ser.size, uint32(min(bytes/objects, math.MaxUint32)))
 }
 
 // look runs the tests due at this sample over the whole family and returns
@@ -660,7 +664,7 @@ func (d *Detector) consider(f *family, ser *series, horizon float64) {
 	}
 	if suspectLevel >= 0 {
 		if b := level(suspectLevel); isLone(b) {
-			d.loneSuspicion(f, ser, suspectLevel, b)
+			d.loneSuspicion(f, ser, suspectLevel, b, horizon)
 		} else {
 			d.suspicion(f, ser, suspectLevel, b, horizon, dispersionOf(suspectLevel))
 		}

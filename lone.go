@@ -36,82 +36,65 @@ func isLone(b []storage.Count) bool {
 	return true
 }
 
-// replaced reports whether block i shows a new object's size: objects
-// were born since the block before.
-func replaced(b []storage.Count, i int) bool {
-	return i > 0 && b[i].Born != b[i-1].Born && b[i].Size > 0
+// rose reports whether block i set a new high: the largest size born so
+// far grew since the block before.
+func rose(b []storage.Count, i int) bool {
+	return i > 0 && b[i].Size > b[i-1].Size
 }
 
-// newHighsFrom is the share of a level's span, from its first block, after
-// which the lone test counts new highs: the first quarter sets the sizes
-// to beat, and the null expects ln 4 ≈ 1.4 new highs in the rest.
+// newHighsFrom is the share of a stack's age, from when it was first seen,
+// after which the lone test counts new highs while the stack is younger
+// than four horizons: the first quarter sets the sizes to beat, and the
+// null expects ln 4 ≈ 1.4 new highs in the rest. An older stack's count
+// starts one horizon after it was first seen, so that its evidence keeps
+// growing with its age: about ln(age/horizon) new highs under the null,
+// 4.5 times as many from a slice that leaks.
 const newHighsFrom = 0.25
 
 // loneSuspicion adds the suspect hypothesis of a lone stack that holds its
-// object through the newer three quarters of the level: more of the
-// objects that replaced one another in the newer three quarters of the
-// level were the largest yet than a stationary demand would set, the
-// newer half alone sets more than it would at the uncorrected level
-// continuing, and the newest object born is the largest yet — a buffer
-// that grew during a warm-up and has been reused since is not still
-// growing.
-func (d *Detector) loneSuspicion(f *family, ser *series, level int, b []storage.Count) {
+// object throughout the blocks it counts: more new highs since the start
+// of its count than a stationary demand would set since the stack was
+// first seen, the newest of them in the newer half of the level, and the
+// newest births the largest yet — a buffer that grew during a warm-up and
+// has been reused since is not still growing.
+func (d *Detector) loneSuspicion(f *family, ser *series, level int, b []storage.Count, horizon float64) {
 	n := len(b)
 	last := n - 1
 	times := levelTimes(f, level, n)
-	t0 := times[0]
-	from := t0 + newHighsFrom*(times[last]-t0)
-	mid := t0 + (times[last]-t0)/2
-	// The first block's size may be the mean of every birth before it (a
-	// stack's first sample carries all its allocations so far): a mean is
-	// easier to beat than the largest of the sizes it averages, so only
-	// births within the level set the sizes to beat.
-	var best uint32
+	t0, end := ser.firstTime, times[last]
+	from := max(times[0], t0+min(horizon, newHighsFrom*(end-t0)))
 	highs, seen, newest, latest := 0, 0, -1, -1
-	newer := 0 // highs set in the newer half
-	start, newerStart := -1.0, -1.0
-	for i, x := range b {
-		if i > 0 && times[i-1] >= from && x.Live == 0 {
+	start := -1.0
+	for i := 1; i <= last; i++ {
+		if times[i-1] < from {
+			continue
+		}
+		if b[i].Live == 0 {
 			// Not holding an object: short-lived objects that come and
 			// go, which the count tests read.
 			return
 		}
-		if !replaced(b, i) {
-			continue
+		if start < 0 {
+			start = times[i-1]
 		}
-		latest = i
-		if times[i-1] >= from {
-			if start < 0 {
-				start = times[i-1]
-			}
-			if newerStart < 0 && times[i-1] >= mid {
-				newerStart = times[i-1]
-			}
+		if b[i].Born != b[i-1].Born {
 			seen++
-			if x.Size > best {
-				highs++
-				newest = i
-				if times[i-1] >= mid {
-					newer++
-				}
-			}
+			latest = i
 		}
-		best = max(best, x.Size)
+		if rose(b, i) {
+			highs++
+			newest = i
+		}
 	}
 	if seen == 0 || !(start > t0) {
 		return
 	}
-	h := stats.NewHighs{Count: highs, Expected: math.Log((times[last] - t0) / (start - t0))}
+	h := stats.NewHighs{Count: highs, Expected: math.Log((end - t0) / (start - t0))}
 	c := candidate{
 		ser: ser, kind: suspicion, level: level, p: h.P(), minP: h.MinP(seen),
 		lone: true, highs: h, seen: seen, growFrom: start,
 	}
 	if newest <= last/2 || newest != latest {
-		c.p = 1
-	}
-	// As for a count, the newer half must show growth of its own: a buffer
-	// that met a few large requests early on is not still growing.
-	if newerStart <= t0 || (stats.NewHighs{Count: newer, Expected: math.Log((times[last] - t0) / (newerStart - t0))}).P() > continuing {
 		c.p = 1
 	}
 	d.cands = append(d.cands, c)

@@ -18,10 +18,10 @@ type Count struct {
 	Born uint32
 	// Peak is the highest live count of any sample within the block.
 	Peak uint32
-	// Size is the mean size in bytes of the objects born in the newest
-	// sample of the block that had births (at most 2^32−1): for a stack
-	// holding one object at a time, the size of the newest, the evidence
-	// that it keeps growing.
+	// Size is the largest size in bytes (at most 2^32−1) of the objects
+	// born by the block's end, as the caller measures it: for a stack
+	// holding one object at a time, the size of the largest so far, whose
+	// rises are the evidence that it keeps growing.
 	Size uint32
 }
 

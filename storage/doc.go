@@ -1,7 +1,7 @@
 // Package storage holds leakguard's bounded per-stack state: a
 // multi-resolution Counts history of each stack's evidence (live sampled
-// objects, their peak, cumulative sampled births, the newest births' mean
-// size), a Clock holding the
+// objects, their peak, cumulative sampled births, the largest size
+// born), a Clock holding the
 // block end times once per family, and a Store that keeps at most a fixed
 // number of stacks, evicting the least recently changed.
 //
