@@ -90,6 +90,9 @@ func runLone(t *testing.T, step func(*rand.Rand, *buffer, int), seed uint64, n i
 		}
 	}
 	d.Conclude()
+	for _, a := range d.Flagged() {
+		require.NotEqual(t, uint64(1), a.Stack, "a lone object is a suspect, never an alert")
+	}
 	return isSuspect(d, 1), first
 }
 

@@ -173,3 +173,24 @@ func TestStoreTouchBySlot(t *testing.T) {
 	s.Range(func(k uint64, _ string) bool { keys = append(keys, k); return true })
 	require.Equal(t, []uint64{3, 1, 4}, keys)
 }
+
+// TestCountsSizeFollowsTheNewerBlock: a coarse block keeps the later
+// block's size, as it keeps its live and born counts, and a skipped sample
+// repeats the size before it.
+func TestCountsSizeFollowsTheNewerBlock(t *testing.T) {
+	c, err := NewCounts(4, 2)
+	require.NoError(t, err)
+	c.Push(0, 1, 1, 100)
+	c.Push(1, 1, 2, 200)
+	c.Push(3, 1, 3, 400) // sample 2 skipped: it repeats sample 1
+	require.Equal(t, []uint32{100, 200, 200, 400}, sizes(c.Last(0, 4, nil)))
+	require.Equal(t, []uint32{200, 400}, sizes(c.Last(1, 4, nil)))
+}
+
+func sizes(b []Count) []uint32 {
+	out := make([]uint32, len(b))
+	for i, x := range b {
+		out[i] = x.Size
+	}
+	return out
+}
