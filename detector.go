@@ -105,20 +105,25 @@ type series struct {
 	first    uint64         // family sample index at registration
 	live     uint64         // newest raw counts
 	born     uint64
-	size     uint32 // largest births' mean size since first seen, bytes
-	// cumulative allocation estimates at the newest sample, for size
+	bytes    int64 // newest estimates
+	objects  int64
+	perObj   float64 // estimated bytes per live sampled object, for plots
+	proven   int64
+	severity Severity
+	suspect  *finding // the newest look's suspect evidence, nil if none
+	bestP    float64
+	found    *finding // the most significant persistence test so far
+	pushedAt uint64   // family sample index of the newest push
+	gone     bool     // evicted: byPos may still point here
+
+	// What the lone-object test reads: the largest births' mean size since
+	// the stack was first seen (bytes), the cumulative allocation
+	// estimates it is worked out from, and when the stack was first seen
+	// (family time).
+	size                     uint32
 	allocObjects, allocBytes int64
-	firstTime                float64 // family time of the first sample
-	bytes                    int64   // newest estimates
-	objects                  int64
-	perObj                   float64 // estimated bytes per live sampled object, for plots
-	proven                   int64
-	severity                 Severity
-	suspect                  *finding // the newest look's suspect evidence, nil if none
-	bestP                    float64
-	found                    *finding // the most significant persistence test so far
-	pushedAt                 uint64   // family sample index of the newest push
-	gone                     bool     // evicted: byPos may still point here
+	firstTime                float64
+
 	// changes holds the newest samples whose counts changed, not pushed
 	// yet: a push writes to the history's own buffer, a cache miss or two
 	// per stack at every change, while the series itself is in cache
@@ -380,7 +385,7 @@ func (d *Detector) restart(f *family, s *sampler.Sample) {
 	f.n, f.nextLook = 0, 1
 	f.started = true
 	f.epoch = s.Epoch
-	f.origin = s.Time
+	f.origin, f.last = s.Time, s.Time
 	f.total = d.newSeries(f, TotalStack, totalFrames, 0)
 }
 
@@ -648,9 +653,9 @@ func (d *Detector) consider(f *family, ser *series, horizon float64) {
 		}
 		return disp
 	}
-	// A stack that never held more than one sampled object at a level
-	// cannot rise there: it is a suspect by the sizes of the objects that
-	// replaced one another (lone.go), and has no persistence test.
+	// A stack that held at most loneLive sampled objects at a level cannot
+	// rise there by enough to pass: it is read by the sizes of the objects
+	// that replaced one another (lone.go), and has no persistence test.
 	persist := func(k int) {
 		if b := level(k); !isLone(b) {
 			d.persistence(f, ser, k, b, horizon, dispersionOf(k))
