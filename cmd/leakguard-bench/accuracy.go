@@ -68,13 +68,16 @@ func (t tiers) label(leak bool) string {
 // tierLines prints, for every workload, the tier each run reached, per
 // rate and seed: suspects and warnings, which the precision and recall
 // columns of an alert table leave out, and the held-out workloads marked.
-func tierLines(w io.Writer, all []workload.Workload, rates []int, seeds int, got map[string][]tiers) {
+func tierLines(w io.Writer, all []workload.Workload, rates []int, seeds, steps int, got map[string][]tiers) {
 	fmt.Fprintln(w, "Tier reached per run (at the leak for a leak; + anything flagged elsewhere), per rate: seeds 1..n; the held-out workloads were written after the detector:")
 	fmt.Fprintln(w)
 	for _, wl := range all {
 		label := "leak"
-		if !wl.Leak {
+		switch {
+		case !wl.Leak:
 			label = "benign"
+		case wl.LeakFrom >= steps:
+			label = "leaks only after these profiles: benign here"
 		}
 		if workload.Heldout(wl.Name) {
 			label += ", held out"
@@ -286,7 +289,7 @@ func accuracy(w io.Writer, short bool) error {
 		fmt.Fprintln(w, byRate[rate].row(fmt.Sprintf("%d KiB", rate>>10)))
 	}
 	fmt.Fprintln(w)
-	tierLines(w, all, rates, seeds, got)
+	tierLines(w, all, rates, seeds, steps, got)
 	return nil
 }
 
@@ -444,7 +447,7 @@ func stored(w io.Writer, short bool) error {
 	fmt.Fprintln(w)
 	listRuns(w, "Leak runs not even suspected:", missed, seeds, missedRetained)
 	listRuns(w, "Benign runs with a suspect:", falseSuspects, seeds, nil)
-	tierLines(w, all, rates, seeds, got)
+	tierLines(w, all, rates, seeds, n, got)
 	return nil
 }
 
