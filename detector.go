@@ -405,7 +405,11 @@ func (d *Detector) update(ser *series, r *sampler.Record, live, born int64, i ui
 	// Most stacks hold still from one sample to the next: their push waits
 	// until their counts change or are read (flush), and the Counts repeat
 	// the held sample over the indices in between, as pushing each would.
-	size := largestBorn(ser, r, ser.first == i)
+	size := ser.size
+	if uint64(born) != ser.born || ser.first == i {
+		// No sampled birth, no change to the allocation estimates.
+		size = largestBorn(ser, r, ser.first == i)
+	}
 	hold := ser.first != i && uint64(live) == ser.live && uint64(born) == ser.born && size == ser.size
 	ser.live, ser.born, ser.size = uint64(live), uint64(born), size
 	ser.bytes, ser.objects = r.InUseBytes, r.InUseObjects

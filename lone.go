@@ -28,6 +28,9 @@ const loneLive = 2
 // sampled objects: which test a stack gets is chosen from its counts, not
 // from the sizes the lone test reads.
 func isLone(b []storage.Count) bool {
+	if len(b) > 0 && b[len(b)-1].Live > loneLive {
+		return false // most stacks, decided without a pass over the level
+	}
 	for _, x := range b {
 		if x.Live > loneLive || x.Peak > loneLive {
 			return false
