@@ -657,20 +657,15 @@ func (d *Detector) consider(f *family, ser *series, horizon float64) {
 		}
 		return disp
 	}
-	// A stack that held at most loneLive sampled objects at a level cannot
-	// rise there by enough to pass: it is read by the sizes of the objects
-	// that replaced one another (lone.go), and has no persistence test.
-	persist := func(k int) {
-		if b := level(k); !isLone(b) {
-			d.persistence(f, ser, k, b, horizon, dispersionOf(k))
-		}
-	}
 	if finest >= 0 {
-		persist(finest)
+		d.persistence(f, ser, finest, level(finest), horizon, dispersionOf(finest))
 		if coarsest != finest {
-			persist(coarsest)
+			d.persistence(f, ser, coarsest, level(coarsest), horizon, dispersionOf(coarsest))
 		}
 	}
+	// A stack that held at most loneLive sampled objects at a level cannot
+	// rise there by enough to be a suspect: it is read by the sizes of the
+	// objects that replaced one another instead (lone.go).
 	if suspectLevel >= 0 {
 		if b := level(suspectLevel); isLone(b) {
 			d.loneSuspicion(f, ser, suspectLevel, b, horizon)
