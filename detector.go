@@ -939,9 +939,9 @@ func (d *Detector) describe(f *family, ser *series, c candidate, adj float64, s 
 	}
 	if c.lone {
 		// A lone object's bytes are its size: the growth is that of the
-		// size, from the first object seen at the level to the newest.
+		// largest size born, from the first block that knows one.
 		first := 0
-		for first < last && b[first].Live == 0 {
+		for first < last && b[first].Size == 0 {
 			first++
 		}
 		for i, x := range b {
@@ -1060,8 +1060,8 @@ func (d *Detector) history(ser *series, level int) []Point {
 	for i, x := range b {
 		out[i] = Point{Time: f.at(times[i]), InUseBytes: float64(x.Live) * ser.perObj, InUseObjects: float64(x.Live) * objScale}
 		if lone {
-			// One object at a time: the size of the newest, which is what
-			// grows.
+			// One object at a time: the largest size born so far, which is
+			// what grows.
 			out[i].InUseBytes, out[i].InUseObjects = float64(x.Size), float64(x.Live)
 		}
 	}

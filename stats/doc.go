@@ -10,6 +10,11 @@
 // (Tarone) reads to leave out the tests that cannot pass. RiseNeeded says
 // how large a rise would have been significant.
 //
+// NewHighs is the evidence of an object replaced from time to time, such as
+// a slice's backing array: how many of the replacements were the largest
+// yet, against the records a stationary demand would set (at most
+// ln((t2−t0)/(t1−t0)) between t1 and t2 on average, Poisson-bounded).
+//
 // SpendWeight splits an error budget over an open-ended sequence (of
 // looks, or of stacks) so that the total never exceeds it, however long a
 // run lasts: the basis of the detector's anytime-valid, family-wise
