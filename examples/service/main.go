@@ -74,7 +74,8 @@ func keepSession(id, size int) {
 // record is a 64-byte value a log keeps: a slice of them is one backing
 // array, reallocated a quarter larger each time it fills.
 type record struct {
-	at, id, user, status, bytes, latency, route, flags int64
+	at, id int64
+	_      [48]byte // the rest of a 64-byte record: user, status, sizes, route
 }
 
 var records []record
