@@ -410,7 +410,7 @@ func (d *Detector) update(ser *series, r *sampler.Record, live, born int64, i ui
 		// No sampled birth, no change to the allocation estimates.
 		size = largestBorn(ser, r, ser.first == i)
 	}
-	hold := ser.first != i && uint64(live) == ser.live && uint64(born) == ser.born && size == ser.size
+	hold := ser.first != i && uint64(live) == ser.live && uint64(born) == ser.born // size moves only with a birth
 	ser.live, ser.born, ser.size = uint64(live), uint64(born), size
 	ser.bytes, ser.objects = r.InUseBytes, r.InUseObjects
 	if live > 0 && r.InUseBytes > 0 {
@@ -981,7 +981,7 @@ func (d *Detector) describe(f *family, ser *series, c candidate, adj float64, s 
 	}
 	switch {
 	case c.lone:
-		e.Lacks = fmt.Sprintf("a lone object replaced %d times, %d of them by the largest yet (a stationary demand sets about %.1f); %d would be needed at %.2f, and a lone object's growth is never confirmed beyond the horizon",
+		e.Lacks = fmt.Sprintf("a lone object replaced in %d profiles, %d of them by the largest yet (a stationary demand sets about %.1f); %d would be needed at %.2f, and a lone object's growth is never confirmed beyond the horizon",
 			c.seen, c.highs.Count, c.highs.Expected, stats.NewHighsNeeded(c.highs.Expected, levelAlpha*stats.SpendWeight(max(d.looks, 1))), d.cfg.alertConf)
 	case c.kind == persistence:
 		e.Reason = fmt.Sprintf("grew for longer than the %v horizon: %d sampled objects retained outside it", d.cfg.horizon, c.rise)

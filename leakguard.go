@@ -114,8 +114,9 @@ type Evidence struct {
 	NeededSampled int64 `json:"needed_sampled"`
 	// SizeRecords and SizesSeen are the evidence of the lone-object test,
 	// which reads a stack holding one object at a time (a slice appended to
-	// forever, reallocated larger at each growth): of SizesSeen objects
-	// that replaced it, SizeRecords were larger than every one before. It
+	// forever, reallocated larger at each growth): of the SizesSeen
+	// profiles (or coarser blocks) it counted in which the stack allocated,
+	// SizeRecords raised the largest size it had allocated. It
 	// makes suspects only. Both are zero for a count test.
 	SizeRecords int `json:"size_records,omitempty"`
 	SizesSeen   int `json:"sizes_seen,omitempty"`
