@@ -102,25 +102,23 @@ type series struct {
 	frames   []uint32       // into Detector.symbols
 	counts   storage.Counts // by value: one allocation and one pointer less per stack
 	slot     int32          // the store's slot for key, to touch it without a lookup
-	first    uint64         // family sample index at registration
-	live     uint64         // newest raw counts
+	// size is what the lone-object test reads: the largest births' mean
+	// size since the stack was first seen (bytes).
+	size     uint32
+	first    uint64 // family sample index at registration
+	live     uint64 // newest raw counts
 	born     uint64
 	bytes    int64 // newest estimates
 	objects  int64
-	perObj   float64 // estimated bytes per live sampled object, for plots
 	proven   int64
 	severity Severity
 	suspect  *finding // the newest look's suspect evidence, nil if none
 	bestP    float64
 	found    *finding // the most significant persistence test so far
 	pushedAt uint64   // family sample index of the newest push
-	gone     bool     // evicted: byPos may still point here
 
-	// What the lone-object test reads: the largest births' mean size since
-	// the stack was first seen (bytes), the cumulative allocation
-	// estimates it is worked out from, and when the stack was first seen
-	// (family time).
-	size                     uint32
+	// The cumulative allocation estimates size is worked out from, and
+	// when the stack was first seen (family time).
 	allocObjects, allocBytes int64
 	firstTime                float64
 
@@ -128,9 +126,12 @@ type series struct {
 	// yet: a push writes to the history's own buffer, a cache miss or two
 	// per stack at every change, while the series itself is in cache
 	// already. They are pushed together when changes is full, and before
-	// the counts are read (flush).
+	// the counts are read (flush). They all have the size ser.size has:
+	// a rise of the size pushes those before it.
 	changes [journal]change
+	perObj  float32 // estimated bytes per live sampled object, for plots
 	pending uint8
+	gone    bool // evicted: byPos may still point here
 }
 
 // journal is how many changed samples a series holds before pushing them.
@@ -138,7 +139,7 @@ const journal = 4
 
 // change is one sample's counts, at an index relative to the series' first.
 type change struct {
-	at, live, born, size uint32
+	at, live, born uint32
 }
 
 // finding is what one test concluded, kept to report on the stack.
@@ -411,10 +412,13 @@ func (d *Detector) update(ser *series, r *sampler.Record, live, born int64, i ui
 		size = largestBorn(ser, r, ser.first == i)
 	}
 	hold := ser.first != i && uint64(live) == ser.live && uint64(born) == ser.born // size moves only with a birth
+	if size != ser.size {
+		settle(ser) // at the size they were born with
+	}
 	ser.live, ser.born, ser.size = uint64(live), uint64(born), size
 	ser.bytes, ser.objects = r.InUseBytes, r.InUseObjects
 	if live > 0 && r.InUseBytes > 0 {
-		ser.perObj = float64(r.InUseBytes) / float64(live)
+		ser.perObj = float32(float64(r.InUseBytes) / float64(live))
 	}
 	ser.proven = r.ProvenLeaked
 	if !hold {
@@ -423,7 +427,7 @@ func (d *Detector) update(ser *series, r *sampler.Record, live, born int64, i ui
 			if ser.pending == journal {
 				settle(ser)
 			}
-			ser.changes[ser.pending] = change{at: uint32(at), live: live32, born: born32, size: size}
+			ser.changes[ser.pending] = change{at: uint32(at), live: live32, born: born32}
 			ser.pending++
 		} else {
 			// 2^32 samples after the first: no room for the index.
@@ -437,7 +441,7 @@ func (d *Detector) update(ser *series, r *sampler.Record, live, born int64, i ui
 // settle pushes the changes ser holds.
 func settle(ser *series) {
 	for _, c := range ser.changes[:ser.pending] {
-		ser.counts.Push(ser.first+uint64(c.at), c.live, c.born, c.size)
+		ser.counts.Push(ser.first+uint64(c.at), c.live, c.born, ser.size)
 	}
 	ser.pending = 0
 }
@@ -899,7 +903,7 @@ func (d *Detector) suspicion(f *family, ser *series, level int, b []storage.Coun
 		// memory limit before the horizon could confirm it.
 		dt := times[last] - times[0]
 		if dt > 0 {
-			low := (float64(rise.Rise) - 1.96*math.Sqrt(float64(rise.Events))) * ser.perObj / dt
+			low := (float64(rise.Rise) - 1.96*math.Sqrt(float64(rise.Events))) * float64(ser.perObj) / dt
 			headroom := float64(lim - f.total.bytes)
 			c.early = low > 0 && low*horizon >= headroom
 		}
@@ -916,7 +920,7 @@ func (d *Detector) describe(f *family, ser *series, c candidate, adj float64, s 
 	times := f.clock.Last(c.level, n, nil)
 	last := len(b) - 1
 	span := times[last] - times[0]
-	bpo := ser.perObj
+	bpo := float64(ser.perObj)
 	// The rate of net retention over the level, with a 95 % interval from
 	// the counting noise of the events behind it.
 	net := float64(int64(b[last].Live) - int64(b[0].Live))
@@ -1058,7 +1062,7 @@ func (d *Detector) history(ser *series, level int) []Point {
 	lone := isLone(b)
 	out := make([]Point, len(b))
 	for i, x := range b {
-		out[i] = Point{Time: f.at(times[i]), InUseBytes: float64(x.Live) * ser.perObj, InUseObjects: float64(x.Live) * objScale}
+		out[i] = Point{Time: f.at(times[i]), InUseBytes: float64(x.Live) * float64(ser.perObj), InUseObjects: float64(x.Live) * objScale}
 		if lone {
 			// One object at a time: the largest size born so far, which is
 			// what grows.
