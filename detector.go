@@ -667,13 +667,12 @@ func (d *Detector) consider(f *family, ser *series, horizon float64) {
 			d.persistence(f, ser, coarsest, level(coarsest), horizon, dispersionOf(coarsest))
 		}
 	}
-	// A stack that held at most loneLive sampled objects at a level cannot
-	// rise there by enough to be a suspect: it is read by the sizes of the
-	// objects that replaced one another instead (lone.go).
+	// A stack that held at most loneLive sampled objects over the blocks the
+	// lone test counts cannot rise there by enough to be a suspect: it is
+	// read by the sizes of the objects that replaced one another instead
+	// (lone.go).
 	if suspectLevel >= 0 {
-		if b := level(suspectLevel); isLone(b) {
-			d.loneSuspicion(f, ser, suspectLevel, b, horizon)
-		} else {
+		if b := level(suspectLevel); !d.loneSuspicion(f, ser, suspectLevel, b, horizon) {
 			d.suspicion(f, ser, suspectLevel, b, horizon, dispersionOf(suspectLevel))
 		}
 	}
@@ -1059,7 +1058,9 @@ func (d *Detector) history(ser *series, level int) []Point {
 	if ser.live > 0 {
 		objScale = float64(ser.objects) / float64(ser.live)
 	}
-	lone := isLone(b)
+	// A lone suspect is read by its sizes even if its first blocks held
+	// more objects.
+	lone := isLone(b) || ser.suspect != nil && ser.suspect.evidence.SizesSeen > 0
 	out := make([]Point, len(b))
 	for i, x := range b {
 		out[i] = Point{Time: f.at(times[i]), InUseBytes: float64(x.Live) * float64(ser.perObj), InUseObjects: float64(x.Live) * objScale}

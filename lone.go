@@ -24,13 +24,10 @@ import (
 // only a collection later.
 const loneLive = 2
 
-// isLone reports whether every block of a level held at most loneLive live
-// sampled objects: which test a stack gets is chosen from its counts, not
-// from the sizes the lone test reads.
+// isLone reports whether blocks held at most loneLive live sampled objects
+// each: which test a stack gets is chosen from its counts, not from the
+// sizes the lone test reads.
 func isLone(b []storage.Count) bool {
-	if len(b) > 0 && b[len(b)-1].Live > loneLive {
-		return false // most stacks, decided without a pass over the level
-	}
 	for _, x := range b {
 		if x.Live > loneLive || x.Peak > loneLive {
 			return false
@@ -59,26 +56,36 @@ const newHighsFrom = 0.25
 // of its count than a stationary demand would set since the stack was
 // first seen, the newest of them in the newer half of the level, and the
 // newest births the largest yet — a buffer that grew during a warm-up and
-// has been reused since is not still growing.
-func (d *Detector) loneSuspicion(f *family, ser *series, level int, b []storage.Count, horizon float64) {
+// has been reused since is not still growing. It reports whether the
+// stack is lone over the blocks it would count; one that is not gets the
+// count tests. Blocks before those do not matter: a young slice's first
+// arrays may still be live at a collection or two, and they set only the
+// sizes to beat.
+func (d *Detector) loneSuspicion(f *family, ser *series, level int, b []storage.Count, horizon float64) bool {
 	n := len(b)
 	last := n - 1
+	if last < 0 || b[last].Live > loneLive {
+		return false // most stacks, decided without a pass over the level
+	}
 	times := levelTimes(f, level, n)
 	t0, end := ser.firstTime, times[last]
 	from := max(times[0], t0+min(horizon, newHighsFrom*(end-t0)))
-	highs, seen, newest, latest := 0, 0, -1, -1
-	start := -1.0
+	counted := last + 1 // the first block counted
 	for i := 1; i <= last; i++ {
-		if times[i-1] < from {
-			continue
+		if times[i-1] >= from {
+			counted = i
+			break
 		}
+	}
+	if !isLone(b[counted-1:]) {
+		return false
+	}
+	highs, seen, newest, latest := 0, 0, -1, -1
+	for i := counted; i <= last; i++ {
 		if b[i].Live == 0 {
 			// Not holding an object: short-lived objects that come and
 			// go, which the count tests read.
-			return
-		}
-		if start < 0 {
-			start = times[i-1]
+			return true
 		}
 		if b[i].Born != b[i-1].Born {
 			seen++
@@ -89,8 +96,9 @@ func (d *Detector) loneSuspicion(f *family, ser *series, level int, b []storage.
 			newest = i
 		}
 	}
+	start := times[counted-1]
 	if seen == 0 || !(start > t0) {
-		return
+		return true
 	}
 	h := stats.NewHighs{Count: highs, Expected: math.Log((end - t0) / (start - t0))}
 	c := candidate{
@@ -101,4 +109,5 @@ func (d *Detector) loneSuspicion(f *family, ser *series, level int, b []storage.
 		c.p = 1
 	}
 	d.cands = append(d.cands, c)
+	return true
 }
