@@ -48,6 +48,12 @@ type held struct {
 	parent   context.Context
 	cancelP  context.CancelFunc
 	decoded  [][]byte
+	audit    bytes.Buffer
+	subs     []*subscriber
+	rotating bytes.Buffer
+	scratch  []byte
+	workers  int
+	work     chan []byte
 }
 
 func (h *held) Step(i int) { Serve(h.r, 20); h.step(h, i) }
@@ -61,6 +67,8 @@ func (h *held) Release() {
 	h.ttl, h.index, h.batch, h.queue, h.table = nil, nil, nil, nil, nil
 	h.pool = sync.Pool{}
 	h.conns, h.requests, h.registry, h.decoded = nil, nil, nil, nil
+	h.audit, h.rotating = bytes.Buffer{}, bytes.Buffer{}
+	h.subs, h.scratch = nil, nil
 }
 
 func heldInst(f func(h *held, i int)) func(seed uint64) Instance {
@@ -70,7 +78,7 @@ func heldInst(f func(h *held, i int)) func(seed uint64) Instance {
 			r: rand.New(rand.NewPCG(seed, 11)), step: f,
 			ttl: map[int]ttlItem{}, index: map[int][64]byte{}, queue: make(chan *queuedJob, 128),
 			conns: map[int]*connection{}, requests: map[int]*requestRecord{},
-			blocked: make(chan struct{}), stop: make(chan struct{}),
+			blocked: make(chan struct{}), stop: make(chan struct{}), work: make(chan []byte),
 			parent: parent, cancelP: cancel,
 		}
 	}
@@ -160,6 +168,46 @@ func connStateOpen(h *held) {
 	h.nextConn++
 	h.conns[h.nextConn] = &connection{id: h.nextConn, readBuf: make([]byte, 32*kib), wrBuf: make([]byte, 32*kib),
 		session: map[string]string{"user": "u", "proto": "h2"}}
+}
+
+// rotatingWrite appends a log line to an in-memory log that is emptied
+// (Reset keeps its array) once it passes limit bytes.
+//
+//go:noinline
+func rotatingWrite(h *held, line []byte, limit int) {
+	if h.rotating.Len() > limit {
+		h.rotating.Reset()
+	}
+	h.rotating.Write(line)
+}
+
+// scratchGrow makes the reused scratch buffer large enough for a request.
+//
+//go:noinline
+func scratchGrow(h *held, n int) {
+	if cap(h.scratch) < n {
+		h.scratch = make([]byte, n)
+	}
+	h.scratch = h.scratch[:n]
+}
+
+// poolWorkerStart adds a worker that serves jobs with its own buffer until
+// the workload stops.
+//
+//go:noinline
+func poolWorkerStart(h *held) {
+	h.workers++
+	buf := make([]byte, 16*kib)
+	go func() {
+		for {
+			select {
+			case job := <-h.work:
+				copy(buf, job)
+			case <-h.stop:
+				return
+			}
+		}
+	}()
 }
 
 func heldoutBenign() []Workload {
@@ -270,6 +318,37 @@ func heldoutBenign() []Workload {
 				}
 			}
 		})},
+		{Name: "log-rotation", Marker: "rotatingWrite", New: heldInst(func(h *held, i int) {
+			// 1,024 lines of 128 bytes a step written to an in-memory log
+			// emptied whenever it passes 2 MiB: its array grows during the
+			// first 16 steps and is reused after.
+			line := bytes.Repeat([]byte{'x'}, 128)
+			for range 1024 {
+				rotatingWrite(h, line, 2<<20)
+			}
+		})},
+		{Name: "ramped-scratch", Marker: "scratchGrow", New: heldInst(func(h *held, i int) {
+			// A scratch buffer reused by 8 requests a step and grown to
+			// the largest one; the requests' median size ramps from 4 to
+			// 64 KiB over the first 20 steps (load arriving), then holds,
+			// log-normally spread.
+			median := 4*kib + (60*kib)*min(i, 20)/20
+			for range 8 {
+				scratchGrow(h, int(float64(median)*math.Exp(0.5*h.r.NormFloat64())))
+			}
+		})},
+		{Name: "worker-pool", Marker: "poolWorker", New: heldInst(func(h *held, i int) {
+			// A pool that starts a worker (with a 16 KiB buffer) whenever
+			// all are busy, up to 32; the load ramps up over the first 20
+			// steps, then holds.
+			load := min(32, 2+30*i/20)
+			for h.workers < load {
+				poolWorkerStart(h)
+			}
+			for range load {
+				h.work <- []byte("job")
+			}
+		})},
 	}
 }
 
@@ -347,6 +426,25 @@ func decodeFrame(n int) []byte {
 	return b
 }
 
+// auditWrite appends a record to an audit trail kept in memory and never
+// trimmed: a bytes.Buffer, whose array doubles as it fills.
+//
+//go:noinline
+func auditWrite(h *held, rec []byte) { h.audit.Write(rec) }
+
+type subscriber struct {
+	id      int
+	mailbox []byte
+}
+
+// addSubscriber registers a subscriber with its mailbox; nothing ever
+// removes one.
+//
+//go:noinline
+func addSubscriber(h *held, id int) {
+	h.subs = append(h.subs, &subscriber{id: id, mailbox: make([]byte, 8*kib)})
+}
+
 func heldoutLeaks() []Workload {
 	return []Workload{
 		{Name: "request-map", Leak: true, Marker: "requestTrack", New: heldInst(func(h *held, i int) {
@@ -385,6 +483,21 @@ func heldoutLeaks() []Workload {
 				if n%256 == 0 {
 					h.decoded = append(h.decoded, b)
 				}
+			}
+		})},
+		{Name: "audit-log", Leak: true, Marker: "auditWrite", New: heldInst(func(h *held, i int) {
+			// 1,024 records of 128 bytes a step appended to an audit trail
+			// that is never trimmed.
+			rec := bytes.Repeat([]byte{'a'}, 128)
+			for range 1024 {
+				auditWrite(h, rec)
+			}
+		})},
+		{Name: "subscriber-slice", Leak: true, Marker: "addSubscriber", New: heldInst(func(h *held, i int) {
+			// 8 subscribers a step, each with an 8 KiB mailbox, appended
+			// to a slice and never removed.
+			for j := range 8 {
+				addSubscriber(h, 8*i+j)
 			}
 		})},
 	}
