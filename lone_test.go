@@ -155,3 +155,35 @@ func TestLoneObjectSuspects(t *testing.T) {
 		})
 	}
 }
+
+// TestLoneSizesReachTheHistory checks that each block keeps the largest
+// size born by its end, though a stack's changes wait in its journal
+// until a look reads them (the looks are far apart by sample 170): a lone
+// stack's history plots those sizes.
+func TestLoneSizesReachTheHistory(t *testing.T) {
+	d, err := NewDetector()
+	require.NoError(t, err)
+	// Births at samples 171, 172, 174 and 177, of these sizes; the one at
+	// 174 is no new high.
+	born := map[int]int64{171: 10 << 10, 172: 20 << 10, 174: 15 << 10, 177: 40 << 10}
+	want := []float64{10 << 10, 20 << 10, 20 << 10, 20 << 10, 20 << 10, 20 << 10, 40 << 10, 40 << 10, 40 << 10, 40 << 10, 40 << 10}
+	var births, bytes int64 = 1, 4 << 10 // before the stack was first seen
+	for i := range 171 + len(want) {
+		if size, ok := born[i]; ok {
+			births++
+			bytes += size
+		}
+		d.Observe(&sampler.Sample{Resource: sampler.Heap, Rate: 512 << 10, Time: t0.Add(time.Duration(i) * time.Second), Seq: uint64(i + 1),
+			Records: []sampler.Record{{Stack: 1, InUseSampled: 1, AllocSampled: births, InUseObjects: 1, InUseBytes: 1 << 10, AllocObjects: births, AllocBytes: bytes}}})
+	}
+	var got []float64
+	for _, p := range d.Patterns() {
+		if p.Stack == 1 {
+			for _, pt := range p.History {
+				got = append(got, pt.InUseBytes)
+			}
+		}
+	}
+	require.GreaterOrEqual(t, len(got), len(want))
+	require.Equal(t, want, got[len(got)-len(want):])
+}
