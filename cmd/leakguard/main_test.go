@@ -362,3 +362,53 @@ func TestAnalyzeReportsSuspects(t *testing.T) {
 	require.Contains(t, out, "(growing, not yet confirmed):")
 	require.Contains(t, out, "leakSessions")
 }
+
+// event is a 64-byte record kept by value: the slice's array is the only
+// object its stack holds.
+type event struct {
+	at, kind, user, size int64
+	_                    [32]byte
+}
+
+var eventLog []event
+
+//go:noinline
+func logEvents(n int) {
+	for i := range n {
+		eventLog = append(eventLog, event{at: int64(i)})
+	}
+}
+
+// TestAnalyzeReportsASliceThatGrows analyzes a series in which one slice
+// of records is appended to forever: its stack holds one object at a time,
+// so the count tests cannot see it, and analyze reports it as a suspect
+// read through its sizes.
+func TestAnalyzeReportsASliceThatGrows(t *testing.T) {
+	t.Cleanup(func() { eventLog = nil })
+	dir := writeSeries(t, 60, func(int) { logEvents(256) })
+	code, out, errs := runCLI("analyze", "--format", "json", dir)
+	require.Equal(t, exitInconclusive, code, errs)
+	var rep struct {
+		Suspects []struct {
+			Severity    string `json:"severity"`
+			Lacks       string `json:"lacks"`
+			SizeRecords int    `json:"size_records"`
+			SizesSeen   int    `json:"sizes_seen"`
+			Stack       []struct {
+				Function string `json:"function"`
+			} `json:"stack"`
+		} `json:"suspects"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(out), &rep))
+	var found bool
+	for _, s := range rep.Suspects {
+		if strings.HasSuffix(s.Stack[0].Function, ".logEvents") {
+			found = true
+			require.Equal(t, "suspect", s.Severity)
+			require.Contains(t, s.Lacks, "lone object")
+			require.Positive(t, s.SizeRecords)
+			require.GreaterOrEqual(t, s.SizesSeen, s.SizeRecords)
+		}
+	}
+	require.True(t, found, out)
+}
