@@ -3,12 +3,16 @@ package leakguard
 import (
 	"math"
 	"math/rand/v2"
+	"runtime"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
 
 	"github.com/leakguard/leakguard/sampler"
+	"github.com/leakguard/leakguard/sampler/heap"
 )
 
 // buffer is one backing array reallocated as it grows: what a lone stack
@@ -186,4 +190,72 @@ func TestLoneSizesReachTheHistory(t *testing.T) {
 	}
 	require.GreaterOrEqual(t, len(got), len(want))
 	require.Equal(t, want, got[len(got)-len(want):])
+}
+
+// record is a 64-byte value: a slice of them is one object, its array.
+type record struct {
+	at, kind int64
+	_        [48]byte
+}
+
+var records []record
+
+//go:noinline
+func appendRecords(n int) {
+	for i := range n {
+		records = append(records, record{at: int64(i)})
+	}
+}
+
+// TestGuardSuspectsAGrowingSlice runs a Guard on this process's real heap
+// profiles while a slice of records is appended to: asked for suspects,
+// OnAlert receives the slice's stack as one, read through its sizes.
+func TestGuardSuspectsAGrowingSlice(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	old := runtime.MemProfileRate
+	runtime.MemProfileRate = 4096
+	t.Cleanup(func() { runtime.MemProfileRate = old; records = nil })
+	hs, err := heap.New(heap.WithForceGC(true))
+	require.NoError(t, err)
+	caught := make(chan Alert, 1)
+	g, err := Start(
+		WithSampler(hs),
+		WithInterval(5*time.Millisecond),
+		WithHorizon(100*time.Millisecond),
+		WithSuspectAlerts(),
+		OnAlert(func(a Alert) {
+			if a.Leaf().Function == "github.com/leakguard/leakguard.appendRecords" {
+				select {
+				case caught <- a:
+				default:
+				}
+			}
+		}),
+	)
+	require.NoError(t, err)
+	defer g.Stop()
+
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for {
+			select {
+			case <-done:
+				return
+			default:
+				appendRecords(64)
+				time.Sleep(time.Millisecond) // pacing the growth, not synchronisation
+			}
+		}
+	})
+	defer func() { close(done); wg.Wait() }()
+
+	select {
+	case a := <-caught:
+		require.Equal(t, SeveritySuspect, a.Severity, "a lone object is a suspect, never an alert")
+		require.Positive(t, a.Evidence.SizeRecords)
+		require.Contains(t, a.Evidence.Lacks, "lone object")
+	case <-time.After(60 * time.Second):
+		t.Fatal("the growing slice was not a suspect within 60 s")
+	}
 }
