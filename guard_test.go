@@ -186,3 +186,22 @@ func TestGuardStopBeforeFirstCycle(t *testing.T) {
 	require.Zero(t, src.calls.Load())
 	require.Empty(t, g.Alerts())
 }
+
+// paced calls fn on a goroutine of its own about every millisecond until
+// the returned stop is called; stop returns once the goroutine has.
+func paced(fn func()) (stop func()) {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for {
+			select {
+			case <-done:
+				return
+			default:
+				fn()
+				time.Sleep(time.Millisecond) // pacing the work, not synchronisation
+			}
+		}
+	})
+	return func() { close(done); wg.Wait() }
+}

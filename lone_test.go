@@ -4,7 +4,6 @@ import (
 	"math"
 	"math/rand/v2"
 	"runtime"
-	"sync"
 	"testing"
 	"time"
 
@@ -235,20 +234,7 @@ func TestGuardSuspectsAGrowingSlice(t *testing.T) {
 	require.NoError(t, err)
 	defer g.Stop()
 
-	done := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		for {
-			select {
-			case <-done:
-				return
-			default:
-				appendRecords(64)
-				time.Sleep(time.Millisecond) // pacing the growth, not synchronisation
-			}
-		}
-	})
-	defer func() { close(done); wg.Wait() }()
+	defer paced(func() { appendRecords(64) })()
 
 	select {
 	case a := <-caught:

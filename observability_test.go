@@ -85,19 +85,7 @@ func TestObservability(t *testing.T) {
 	require.NoError(t, err)
 	defer g.Stop()
 
-	done := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		for {
-			select {
-			case <-done:
-				return
-			default:
-				leakForObservability()
-				time.Sleep(time.Millisecond) // pacing the leak, not synchronisation
-			}
-		}
-	})
+	stopLeak := paced(leakForObservability)
 	alert := <-caught
 	// The leak goes on after it is flagged: wait (polling, with a deadline)
 	// until the Guard's current state of the stack has a point after the
@@ -112,8 +100,7 @@ func TestObservability(t *testing.T) {
 		return false
 	}
 	require.Eventually(t, grown, time.Minute, 5*time.Millisecond, "the stack's history does not go on past the flag")
-	close(done)
-	wg.Wait()
+	stopLeak()
 	<-reports // the periodic report runs
 
 	srv := httptest.NewServer(Handler(g))

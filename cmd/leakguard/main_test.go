@@ -326,31 +326,14 @@ func TestAnalyzeReportsSuspects(t *testing.T) {
 	html := filepath.Join(t.TempDir(), "report.html")
 	code, out, errs := runCLI("analyze", "--format", "json", "--html", html, dir)
 	require.Equal(t, exitInconclusive, code, errs)
-	var rep struct {
-		Verdict  string `json:"verdict"`
-		Reason   string `json:"reason"`
-		Suspects []struct {
-			Severity string `json:"severity"`
-			Lacks    string `json:"lacks"`
-			Retained int64  `json:"retained_sampled"`
-			Stack    []struct {
-				Function string `json:"function"`
-			} `json:"stack"`
-		} `json:"suspects"`
-	}
+	var rep suspectsOut
 	require.NoError(t, json.Unmarshal([]byte(out), &rep))
 	require.Equal(t, "inconclusive", rep.Verdict)
 	require.NotEmpty(t, rep.Reason)
-	var found bool
-	for _, s := range rep.Suspects {
-		if strings.HasSuffix(s.Stack[0].Function, ".leakSessions") {
-			found = true
-			require.Equal(t, "suspect", s.Severity)
-			require.Contains(t, s.Lacks, "sampled objects retained")
-			require.Positive(t, s.Retained)
-		}
-	}
-	require.True(t, found, out)
+	s := rep.at(t, ".leakSessions")
+	require.Equal(t, "suspect", s.Severity)
+	require.Contains(t, s.Lacks, "sampled objects retained")
+	require.Positive(t, s.Retained)
 	page, err := os.ReadFile(html)
 	require.NoError(t, err)
 	require.Contains(t, string(page), "What it lacks")
@@ -388,27 +371,41 @@ func TestAnalyzeReportsASliceThatGrows(t *testing.T) {
 	dir := writeSeries(t, 60, func(int) { logEvents(256) })
 	code, out, errs := runCLI("analyze", "--format", "json", dir)
 	require.Equal(t, exitInconclusive, code, errs)
-	var rep struct {
-		Suspects []struct {
-			Severity    string `json:"severity"`
-			Lacks       string `json:"lacks"`
-			SizeRecords int    `json:"size_records"`
-			SizesSeen   int    `json:"sizes_seen"`
-			Stack       []struct {
-				Function string `json:"function"`
-			} `json:"stack"`
-		} `json:"suspects"`
-	}
+	var rep suspectsOut
 	require.NoError(t, json.Unmarshal([]byte(out), &rep))
-	var found bool
-	for _, s := range rep.Suspects {
-		if strings.HasSuffix(s.Stack[0].Function, ".logEvents") {
-			found = true
-			require.Equal(t, "suspect", s.Severity)
-			require.Contains(t, s.Lacks, "lone object")
-			require.Positive(t, s.SizeRecords)
-			require.GreaterOrEqual(t, s.SizesSeen, s.SizeRecords)
+	s := rep.at(t, ".logEvents")
+	require.Equal(t, "suspect", s.Severity)
+	require.Contains(t, s.Lacks, "lone object")
+	require.Positive(t, s.SizeRecords)
+	require.GreaterOrEqual(t, s.SizesSeen, s.SizeRecords)
+}
+
+// suspectsOut is analyze's JSON as far as the suspect tests read it.
+type suspectsOut struct {
+	Verdict  string    `json:"verdict"`
+	Reason   string    `json:"reason"`
+	Suspects []suspect `json:"suspects"`
+}
+
+type suspect struct {
+	Severity    string `json:"severity"`
+	Lacks       string `json:"lacks"`
+	Retained    int64  `json:"retained_sampled"`
+	SizeRecords int    `json:"size_records"`
+	SizesSeen   int    `json:"sizes_seen"`
+	Stack       []struct {
+		Function string `json:"function"`
+	} `json:"stack"`
+}
+
+// at returns the suspect whose first frame's function ends in suffix.
+func (o suspectsOut) at(t *testing.T, suffix string) suspect {
+	t.Helper()
+	for _, s := range o.Suspects {
+		if len(s.Stack) > 0 && strings.HasSuffix(s.Stack[0].Function, suffix) {
+			return s
 		}
 	}
-	require.True(t, found, out)
+	require.Failf(t, "no suspect", "none at %s among %d suspects", suffix, len(o.Suspects))
+	return suspect{}
 }
