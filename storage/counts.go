@@ -115,10 +115,11 @@ func (c *Counts) rebuilt(next uint64, k int) uint64 {
 }
 
 // Push records the sample with 0-based index i: live sampled objects,
-// cumulative sampled births and the live objects' mean size. Level k completes a block when i+1 is a
-// multiple of 2^k; a block the Counts joined part-way holds only the samples
-// it saw. Indices follow one another; an index already pushed is ignored,
-// and samples skipped repeat the previous one.
+// cumulative sampled births and the largest size born so far (see
+// Count.Size). Level k completes a block when i+1 is a multiple of 2^k; a
+// block the Counts joined part-way holds only the samples it saw. Indices
+// follow one another; an index already pushed is ignored, and samples
+// skipped repeat the previous one.
 func (c *Counts) Push(i uint64, live, born, size uint32) {
 	if !c.started {
 		c.started, c.first, c.next = true, i, i

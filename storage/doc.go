@@ -1,9 +1,9 @@
 // Package storage holds leakguard's bounded per-stack state: a
 // multi-resolution Counts history of each stack's evidence (live sampled
-// objects, their peak, cumulative sampled births, the largest size
-// born), a Clock holding the
-// block end times once per family, and a Store that keeps at most a fixed
-// number of stacks, evicting the least recently changed.
+// objects, their peak, cumulative sampled births, the largest size born),
+// a Clock holding the block end times once per family, and a Store that
+// keeps at most a fixed number of stacks, evicting the least recently
+// changed.
 //
 // Memory model: a block is 16 bytes. Level k of a Counts holds blocks of
 // 2^k samples; a coarse level stores only the blocks the level below no
