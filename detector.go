@@ -1042,13 +1042,19 @@ func (d *Detector) alert(ser *series, sev Severity, fd *finding) Alert {
 		Evidence:   fd.evidence,
 		Time:       fd.time,
 		Index:      fd.index,
-		History:    d.history(ser, fd.level),
+		History:    d.history(ser, fd),
 		Trend:      fd.trend,
 	}
 }
 
-// history converts a level of ser's counts to plot points.
-func (d *Detector) history(ser *series, level int) []Point {
+// history converts ser's counts to plot points, at the level of the
+// finding they illustrate (the finest with none). A lone stack, or a
+// finding of the lone test, is plotted by its sizes.
+func (d *Detector) history(ser *series, fd *finding) []Point {
+	level, loneFinding := 0, false
+	if fd != nil {
+		level, loneFinding = fd.level, fd.evidence.SizesSeen > 0
+	}
 	f := d.families[ser.resource]
 	f.flush(ser)
 	n := ser.counts.Len(level)
@@ -1058,9 +1064,9 @@ func (d *Detector) history(ser *series, level int) []Point {
 	if ser.live > 0 {
 		objScale = float64(ser.objects) / float64(ser.live)
 	}
-	// A lone suspect is read by its sizes even if its first blocks held
-	// more objects.
-	lone := isLone(b) || ser.suspect != nil && ser.suspect.evidence.SizesSeen > 0
+	// A lone finding is read by its sizes even if the level's first blocks
+	// held more objects.
+	lone := loneFinding || isLone(b)
 	out := make([]Point, len(b))
 	for i, x := range b {
 		out[i] = Point{Time: f.at(times[i]), InUseBytes: float64(x.Live) * float64(ser.perObj), InUseObjects: float64(x.Live) * objScale}
@@ -1190,7 +1196,6 @@ func (d *Detector) pattern(ser *series) Pattern {
 		Confidence: 1 - ser.bestP,
 		Samples:    int(d.families[ser.resource].n - ser.first),
 	}
-	level := 0
 	fd := ser.found
 	if ser.suspect != nil && ser.severity < SeverityWarning {
 		fd = ser.suspect
@@ -1201,9 +1206,8 @@ func (d *Detector) pattern(ser *series) Pattern {
 		p.Type = fd.pattern
 		p.Evidence = fd.evidence
 		p.Trend = fd.trend
-		level = fd.level
 	}
-	p.History = d.history(ser, level)
+	p.History = d.history(ser, fd)
 	return p
 }
 

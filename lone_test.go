@@ -108,6 +108,11 @@ func runLone(t *testing.T, step func(*rand.Rand, *buffer, int), crowded int, see
 	for _, a := range d.Flagged() {
 		require.NotEqual(t, uint64(1), a.Stack, "a lone object is a suspect, never an alert")
 	}
+	for _, a := range d.Suspects() {
+		if a.Stack == 1 {
+			requireSizePlot(t, a)
+		}
+	}
 	return isSuspect(d, 1), first
 }
 
@@ -118,6 +123,18 @@ func isSuspect(d *Detector, stack uint64) bool {
 		}
 	}
 	return false
+}
+
+// requireSizePlot checks that a lone suspect is plotted by the largest size
+// born so far, which never falls, even where its first profiles held more
+// objects than a lone stack does.
+func requireSizePlot(t *testing.T, a Alert) {
+	t.Helper()
+	require.NotEmpty(t, a.History)
+	for i := 1; i < len(a.History); i++ {
+		require.GreaterOrEqual(t, a.History[i].InUseBytes, a.History[i-1].InUseBytes, "point %d", i)
+	}
+	require.Positive(t, a.History[len(a.History)-1].InUseBytes)
 }
 
 // TestLoneObjectSuspects runs each lone shape as a stored series of 60
@@ -241,6 +258,7 @@ func TestGuardSuspectsAGrowingSlice(t *testing.T) {
 		require.Equal(t, SeveritySuspect, a.Severity, "a lone object is a suspect, never an alert")
 		require.Positive(t, a.Evidence.SizeRecords)
 		require.Contains(t, a.Evidence.Lacks, "lone object")
+		requireSizePlot(t, a)
 	case <-time.After(60 * time.Second):
 		t.Fatal("the growing slice was not a suspect within 60 s")
 	}
