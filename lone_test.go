@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
+	"github.com/leakguard/leakguard/internal/workload"
 	"github.com/leakguard/leakguard/sampler"
 	"github.com/leakguard/leakguard/sampler/heap"
 )
@@ -208,29 +209,19 @@ func TestLoneSizesReachTheHistory(t *testing.T) {
 	require.Equal(t, want, got[len(got)-len(want):])
 }
 
-// record is a 64-byte value: a slice of them is one object, its array.
-type record struct {
-	at, kind int64
-	_        [48]byte
-}
-
-var records []record
-
-//go:noinline
-func appendRecords(n int) {
-	for i := range n {
-		records = append(records, record{at: int64(i)})
-	}
-}
-
 // TestGuardSuspectsAGrowingSlice runs a Guard on this process's real heap
-// profiles while a slice of records is appended to: asked for suspects,
-// OnAlert receives the slice's stack as one, read through its sizes.
+// profiles while the append-forever workload appends records to a slice:
+// asked for suspects, OnAlert receives the slice's stack as one, read
+// through its sizes.
 func TestGuardSuspectsAGrowingSlice(t *testing.T) {
 	defer goleak.VerifyNone(t)
 	old := runtime.MemProfileRate
 	runtime.MemProfileRate = 4096
-	t.Cleanup(func() { runtime.MemProfileRate = old; records = nil })
+	t.Cleanup(func() { runtime.MemProfileRate = old })
+	w, ok := workload.Named("append-forever")
+	require.True(t, ok)
+	inst := w.New(1)
+	defer inst.Release()
 	hs, err := heap.New(heap.WithForceGC(true))
 	require.NoError(t, err)
 	caught := make(chan Alert, 1)
@@ -240,7 +231,7 @@ func TestGuardSuspectsAGrowingSlice(t *testing.T) {
 		WithHorizon(100*time.Millisecond),
 		WithSuspectAlerts(),
 		OnAlert(func(a Alert) {
-			if a.Leaf().Function == "github.com/leakguard/leakguard.appendRecords" {
+			if a.Leaf().Function == "github.com/leakguard/leakguard/internal/workload.logEvents" {
 				select {
 				case caught <- a:
 				default:
@@ -251,7 +242,8 @@ func TestGuardSuspectsAGrowingSlice(t *testing.T) {
 	require.NoError(t, err)
 	defer g.Stop()
 
-	defer paced(func() { appendRecords(64) })()
+	step := 0
+	defer paced(func() { inst.Step(step); step++ })()
 
 	select {
 	case a := <-caught:

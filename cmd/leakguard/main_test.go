@@ -20,6 +20,8 @@ import (
 
 	"github.com/google/pprof/profile"
 	"github.com/stretchr/testify/require"
+
+	"github.com/leakguard/leakguard/internal/workload"
 )
 
 // The tests write real heap profiles of this test process. MemProfileRate
@@ -346,29 +348,16 @@ func TestAnalyzeReportsSuspects(t *testing.T) {
 	require.Contains(t, out, "leakSessions")
 }
 
-// event is a 64-byte record kept by value: the slice's array is the only
-// object its stack holds.
-type event struct {
-	at, kind, user, size int64
-	_                    [32]byte
-}
-
-var eventLog []event
-
-//go:noinline
-func logEvents(n int) {
-	for i := range n {
-		eventLog = append(eventLog, event{at: int64(i)})
-	}
-}
-
-// TestAnalyzeReportsASliceThatGrows analyzes a series in which one slice
-// of records is appended to forever: its stack holds one object at a time,
-// so the count tests cannot see it, and analyze reports it as a suspect
-// read through its sizes.
+// TestAnalyzeReportsASliceThatGrows analyzes a series of the
+// append-forever workload, whose slice of records is appended to forever:
+// its stack holds one object at a time, so the count tests cannot see it,
+// and analyze reports it as a suspect read through its sizes.
 func TestAnalyzeReportsASliceThatGrows(t *testing.T) {
-	t.Cleanup(func() { eventLog = nil })
-	dir := writeSeries(t, 60, func(int) { logEvents(256) })
+	w, ok := workload.Named("append-forever")
+	require.True(t, ok)
+	inst := w.New(1)
+	t.Cleanup(inst.Release)
+	dir := writeSeries(t, 60, inst.Step)
 	code, out, errs := runCLI("analyze", "--format", "json", dir)
 	require.Equal(t, exitInconclusive, code, errs)
 	var rep suspectsOut

@@ -124,6 +124,16 @@ func bufferGrow(s *state, size int) { s.kept = append(s.kept, make([]byte, size)
 
 const kib = 1 << 10
 
+// Named returns the workload, leaking or benign, called name.
+func Named(name string) (Workload, bool) {
+	for _, w := range append(Leaks(), Benign()...) {
+		if w.Name == name {
+			return w, true
+		}
+	}
+	return Workload{}, false
+}
+
 // Leaks returns the leaking workloads: steady, accelerating, bursty,
 // periodic with a rising floor, conditional (a rare path), slow under heavy
 // churn, late-starting, many small objects and few large ones.
