@@ -135,7 +135,7 @@ type series struct {
 }
 
 // journal is how many changed samples a series holds before pushing them.
-const journal = 4
+const journal = 8
 
 // change is one sample's counts, at an index relative to the series' first.
 type change struct {

@@ -60,7 +60,7 @@ const (
 	// DefaultHistory is the blocks each resolution level keeps per stack,
 	// and DefaultLevels the number of levels: level k holds blocks of 2^k
 	// samples, so the history spans 16·2^9 samples (a day at 10 s) in at
-	// most 10·16 blocks of 16 bytes.
+	// most 10·16 blocks of 12 bytes.
 	DefaultHistory = 16
 	DefaultLevels  = 10
 	// DefaultMemProfileRate is the runtime.MemProfileRate Start sets when

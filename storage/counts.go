@@ -2,6 +2,7 @@ package storage
 
 import (
 	"fmt"
+	"math"
 	"math/bits"
 	"unsafe"
 )
@@ -16,13 +17,69 @@ type Count struct {
 	// It wraps around at 2^32; differences between blocks stay exact as long
 	// as fewer than 2^32 births fall between them.
 	Born uint32
-	// Peak is the highest live count of any sample within the block.
+	// Peak is the highest live count of any sample within the block. A
+	// Counts keeps it to one part in 2048 above 2047, rounded up.
 	Peak uint32
 	// Size is the largest size in bytes (at most 2^32−1) of the objects
 	// born by the block's end, as the caller measures it: for a stack
 	// holding one object at a time, the size of the largest so far, whose
-	// rises are the evidence that it keeps growing.
+	// rises are the evidence that it keeps growing. A Counts keeps it to
+	// one part in 2048 above 2047, rounded down.
 	Size uint32
+}
+
+// cell is how a Counts stores a Count: in twelve bytes rather than sixteen,
+// because the history of every tracked stack is walked at every sample and
+// its size is what the walk costs. Live and Born are exact. Peak (as its
+// excess over Live) and Size are kept as 16-bit floats: exact below 2048,
+// to one part in 2048 above. Peak is rounded up, so a test measuring a rise
+// above it can only become more conservative; Size is rounded down, so
+// sizes too close to tell apart read as one, which can only take new
+// highs away.
+type cell struct {
+	live, born uint32
+	over       uint16 // Peak − Live, rounded up
+	size       uint16 // Size, rounded down
+}
+
+// pack16 encodes v in 16 bits: exact below 2048, else an 11-bit mantissa
+// with its leading one implied and a 5-bit exponent.
+func pack16(v uint32, roundUp bool) uint16 {
+	if v < 2048 {
+		return uint16(v)
+	}
+	shift := uint(bits.Len32(v) - 12)
+	m := v >> shift
+	if roundUp && m<<shift != v {
+		m++
+		if m == 4096 {
+			m, shift = 2048, shift+1
+		}
+	}
+	return uint16((shift+1)<<11 | uint(m-2048))
+}
+
+// unpack16 decodes pack16's code, in 64 bits: a code rounded up from near
+// 2^32 exceeds 32.
+func unpack16(c uint16) uint64 {
+	e := c >> 11
+	if e == 0 {
+		return uint64(c)
+	}
+	return uint64(c&2047|2048) << (e - 1)
+}
+
+func (x cell) count() Count {
+	return Count{
+		Live: x.live,
+		Born: x.born,
+		Peak: uint32(min(uint64(x.live)+unpack16(x.over), math.MaxUint32)),
+		Size: uint32(min(unpack16(x.size), math.MaxUint32)),
+	}
+}
+
+func toCell(b Count) cell {
+	return cell{live: b.Live, born: b.Born, over: pack16(b.Peak-min(b.Peak, b.Live), true), size: pack16(b.Size, false)}
 }
 
 // Counts is a bounded multi-resolution history of one stack's Counts. Level
@@ -39,9 +96,9 @@ type Count struct {
 //
 // A Counts is not safe for concurrent use.
 type Counts struct {
-	first    uint64  // index of the first sample pushed
-	next     uint64  // index the next sample must have
-	buf      []Count // level 0's ring, then each coarser level's stored blocks
+	first    uint64 // index of the first sample pushed
+	next     uint64 // index the next sample must have
+	buf      []cell // level 0's ring, then each coarser level's stored blocks
 	capacity int32
 	levels   uint8
 	started  bool
@@ -123,16 +180,16 @@ func (c *Counts) rebuilt(next uint64, k int) uint64 {
 func (c *Counts) Push(i uint64, live, born, size uint32) {
 	if !c.started {
 		c.started, c.first, c.next = true, i, i
-		c.buf = make([]Count, c.capacity)
+		c.buf = make([]cell, c.capacity)
 	}
 	if i < c.next {
 		return
 	}
 	for c.next < i {
 		prev := c.buf[c.slot0(c.next-1-c.first)]
-		c.push(prev.Live, prev.Born, prev.Size)
+		c.push(prev.live, prev.born, prev.size)
 	}
-	c.push(live, born, size)
+	c.push(live, born, pack16(size, false))
 }
 
 // The backing array holds level 0's ring, then one region of stored()
@@ -142,7 +199,7 @@ func (c *Counts) region(k int) uint64 {
 	return uint64(c.capacity) + uint64(k-1)*c.stored()
 }
 
-func (c *Counts) push(live, born, size uint32) {
+func (c *Counts) push(live, born uint32, size uint16) {
 	next := c.next + 1
 	// Level k stores a block only when level k−1 completes one, which
 	// happens at one push in 2^(k−1): most pushes touch levels 0 and 1.
@@ -156,26 +213,26 @@ func (c *Counts) push(live, born, size uint32) {
 			continue
 		}
 		if end := c.region(k) + stored; uint64(len(c.buf)) < end {
-			grown := make([]Count, end)
+			grown := make([]cell, end)
 			copy(grown, c.buf)
 			c.buf = grown
 		}
 		for j := from; j < to; j++ {
 			b := c.block(k, j)
-			c.buf[c.region(k)+c.slotK(j-c.first>>k)] = b
+			c.buf[c.region(k)+c.slotK(j-c.first>>k)] = toCell(b)
 		}
 	}
-	c.buf[c.slot0(c.next-c.first)] = Count{Live: live, Born: born, Peak: live, Size: size}
+	c.buf[c.slot0(c.next-c.first)] = cell{live: live, born: born, size: size}
 	c.next = next
 }
 
 // block returns block j of level k as of the samples pushed so far.
 func (c *Counts) block(k int, j uint64) Count {
 	if k == 0 {
-		return c.buf[c.slot0(j-c.first)]
+		return c.buf[c.slot0(j-c.first)].count()
 	}
 	if j < c.rebuilt(c.next, k) {
-		return c.buf[c.region(k)+c.slotK(j-c.first>>k)]
+		return c.buf[c.region(k)+c.slotK(j-c.first>>k)].count()
 	}
 	b := c.block(k-1, 2*j+1)
 	if 2*j >= c.first>>(k-1) {
@@ -260,23 +317,28 @@ func (c *Counts) Windows(upTo int, dst []Count, start []int) ([]Count, []int) {
 }
 
 // appendRing appends n blocks of ring to dst, from slot from on, wrapping
-// around: in one or two copies rather than a division per block.
-func appendRing(dst, ring []Count, from, n uint64) []Count {
+// around: in one or two runs rather than a division per block.
+func appendRing(dst []Count, ring []cell, from, n uint64) []Count {
 	head := min(n, uint64(len(ring))-from)
-	dst = append(dst, ring[from:from+head]...)
-	return append(dst, ring[:n-head]...)
+	for _, x := range ring[from : from+head] {
+		dst = append(dst, x.count())
+	}
+	for _, x := range ring[:n-head] {
+		dst = append(dst, x.count())
+	}
+	return dst
 }
 
 // SizeBytes approximates the memory the Counts holds: the struct and its
 // buffer's capacity.
 func (c *Counts) SizeBytes() int {
-	return int(unsafe.Sizeof(*c)) + cap(c.buf)*int(unsafe.Sizeof(Count{}))
+	return int(unsafe.Sizeof(*c)) + cap(c.buf)*int(unsafe.Sizeof(cell{}))
 }
 
 // Clock is the time column shared by every Counts of a family: the time at
 // which each block of each level ended, aligned the same way. Keeping it once
 // per family rather than once per stack is what keeps a stack's history at
-// sixteen bytes a block.
+// twelve bytes a block.
 type Clock struct {
 	capacity int
 	levels   []clockLevel

@@ -2,7 +2,9 @@ package storage
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -193,4 +195,58 @@ func sizes(b []Count) []uint32 {
 		out[i] = x.Size
 	}
 	return out
+}
+
+// TestPack16Bounds: the 16-bit floats a Counts keeps Peak and Size in are
+// exact below 2048, within one part in 2048 above, rounded the way each
+// field needs, and never reorder two values.
+func TestPack16Bounds(t *testing.T) {
+	rng := rand.New(rand.NewPCG(16, 16))
+	values := []uint32{0, 1, 2047, 2048, 2049, 4095, 4096, 4097, 1<<20 + 1, math.MaxUint32 - 1, math.MaxUint32}
+	for range 20000 {
+		values = append(values, rng.Uint32()>>rng.IntN(32))
+	}
+	for _, tc := range []struct {
+		name    string
+		roundUp bool
+	}{{"rounded up (Peak)", true}, {"rounded down (Size)", false}} {
+		t.Run(tc.name, func(t *testing.T) {
+			prev := uint16(0)
+			slices.Sort(values)
+			for _, v := range values {
+				code := pack16(v, tc.roundUp)
+				got := unpack16(code)
+				if v < 2048 {
+					require.Equal(t, uint64(v), got, "exact below 2048")
+				}
+				if tc.roundUp {
+					require.GreaterOrEqual(t, got, uint64(v))
+				} else {
+					require.LessOrEqual(t, got, uint64(v))
+				}
+				diff := max(got, uint64(v)) - min(got, uint64(v))
+				require.LessOrEqual(t, diff*2048, uint64(v), "%d read back as %d", v, got)
+				require.GreaterOrEqual(t, code, prev, "order kept at %d", v)
+				require.Equal(t, code, pack16(uint32(min(got, math.MaxUint32)), tc.roundUp), "a value read back packs to itself")
+				prev = code
+			}
+		})
+	}
+}
+
+// TestCountsKeepLargePeaksAndSizesConservatively: above 2048 a block's
+// Peak may read a little high and its Size a little low, never the other
+// way, and Live and Born stay exact.
+func TestCountsKeepLargePeaksAndSizesConservatively(t *testing.T) {
+	c, err := NewCounts(4, 2)
+	require.NoError(t, err)
+	c.Push(0, 100_000, 200_000, 1<<20+12345)
+	c.Push(1, 3, 200_001, 1<<20+12345) // the level-1 block's peak is the first sample's
+	got := c.Last(1, 1, nil)[0]
+	require.Equal(t, uint32(3), got.Live)
+	require.Equal(t, uint32(200_001), got.Born)
+	require.GreaterOrEqual(t, got.Peak, uint32(100_000))
+	require.LessOrEqual(t, got.Peak, uint32(100_000+100_000/2048))
+	require.LessOrEqual(t, got.Size, uint32(1<<20+12345))
+	require.GreaterOrEqual(t, got.Size, uint32(1<<20+12345-(1<<20)/2048))
 }
