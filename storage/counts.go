@@ -78,9 +78,6 @@ func (x cell) count() Count {
 	}
 }
 
-func toCell(b Count) cell {
-	return cell{live: b.Live, born: b.Born, over: pack16(b.Peak-min(b.Peak, b.Live), true), size: pack16(b.Size, false)}
-}
 
 // Counts is a bounded multi-resolution history of one stack's Counts. Level
 // k holds the newest capacity blocks of 2^k consecutive samples, aligned to
@@ -218,27 +215,37 @@ func (c *Counts) push(live, born uint32, size uint16) {
 			c.buf = grown
 		}
 		for j := from; j < to; j++ {
-			b := c.block(k, j)
-			c.buf[c.region(k)+c.slotK(j-c.first>>k)] = toCell(b)
+			c.buf[c.region(k)+c.slotK(j-c.first>>k)] = c.block(k, j)
 		}
 	}
 	c.buf[c.slot0(c.next-c.first)] = cell{live: live, born: born, size: size}
 	c.next = next
 }
 
-// block returns block j of level k as of the samples pushed so far.
-func (c *Counts) block(k int, j uint64) Count {
+// block returns block j of level k as of the samples pushed so far, as
+// stored: merging cells without decoding the fields the merge keeps.
+func (c *Counts) block(k int, j uint64) cell {
 	if k == 0 {
-		return c.buf[c.slot0(j-c.first)].count()
+		return c.buf[c.slot0(j-c.first)]
 	}
 	if j < c.rebuilt(c.next, k) {
-		return c.buf[c.region(k)+c.slotK(j-c.first>>k)].count()
+		return c.buf[c.region(k)+c.slotK(j-c.first>>k)]
 	}
 	b := c.block(k-1, 2*j+1)
 	if 2*j >= c.first>>(k-1) {
-		b.Peak = max(b.Peak, c.block(k-1, 2*j).Peak)
+		b = withPeak(b, c.block(k-1, 2*j))
 	}
 	return b
+}
+
+// withPeak returns later with its peak raised to earlier's if that is
+// higher: the peak of the two blocks merged.
+func withPeak(later, earlier cell) cell {
+	pe := uint64(earlier.live) + unpack16(earlier.over)
+	if pe > uint64(later.live)+unpack16(later.over) {
+		later.over = pack16(uint32(min(pe-uint64(later.live), math.MaxUint32)), true)
+	}
+	return later
 }
 
 // Len reports the blocks currently held at level.
