@@ -78,7 +78,6 @@ func (x cell) count() Count {
 	}
 }
 
-
 // Counts is a bounded multi-resolution history of one stack's Counts. Level
 // k holds the newest capacity blocks of 2^k consecutive samples, aligned to
 // the sample index the caller passes (so that the blocks of every stack of a
