@@ -69,6 +69,9 @@ type Detector struct {
 type lookSummary struct {
 	span     time.Duration
 	testable int
+	// What a steady leak would have needed at this look (Verdict).
+	alertNeeds, suspectNeeds int64
+	rate                     int64
 }
 
 type family struct {
@@ -590,6 +593,22 @@ func (d *Detector) look(f *family, s *sampler.Sample, idx int, final bool) []Ale
 		})
 	}
 	sum.testable = persist
+	if f.resource == sampler.Heap {
+		sum.rate = f.rate
+	}
+	// The fewest sampled objects a stack that only retains, at a steady
+	// rate over the look's span, could have passed with: the alert counts
+	// only what falls outside the horizon's window (at least the span's
+	// share of the horizon of any growth, at its worst placement), and a
+	// suspect needs growth of its own in the newer half.
+	if share > 0 {
+		outside := stats.RiseNeeded(0, share*(1-d.cfg.alertConf)/float64(max(alertK, 1)))
+		span := sum.span.Seconds()
+		if span > horizon {
+			sum.alertNeeds = int64(math.Ceil(float64(outside) * span / (span - horizon)))
+		}
+	}
+	sum.suspectNeeds = max(stats.RiseNeeded(0, suspectAlpha/float64(max(suspectK, 1))), 2*stats.RiseNeeded(0, continuing))
 	d.lastLook = sum
 	clear(d.cands) // the scratch must not keep evicted series reachable
 	return raised
@@ -1124,11 +1143,24 @@ type Verdict struct {
 	Inconclusive bool `json:"inconclusive"`
 	// Reason says, in a sentence, why the verdict is inconclusive.
 	Reason string `json:"reason,omitempty"`
+	// AlertNeeds and SuspectNeeds are the fewest sampled objects a stack
+	// that only retains, at a steady rate over the newest look's span,
+	// would have had to keep to be alerted or to be a suspect at that
+	// look (0 when no such test was possible): what a clean verdict could
+	// see. A leak retaining fewer went unnoticed; a lower sampling rate or
+	// a longer history would show it.
+	AlertNeeds   int64 `json:"alert_needs_sampled"`
+	SuspectNeeds int64 `json:"suspect_needs_sampled"`
+	// SampleRate is the heap profile's sampling rate in bytes (0 without
+	// one): each sampled object stands for about that many bytes of
+	// objects much smaller than it.
+	SampleRate int64 `json:"sample_rate"`
 }
 
 // Verdict reports what the Detector could decide so far.
 func (d *Detector) Verdict() Verdict {
-	v := Verdict{Samples: d.index, Looks: d.looks, Span: d.lastLook.span, Horizon: d.cfg.horizon, Tested: d.lastLook.testable}
+	v := Verdict{Samples: d.index, Looks: d.looks, Span: d.lastLook.span, Horizon: d.cfg.horizon, Tested: d.lastLook.testable,
+		AlertNeeds: d.lastLook.alertNeeds, SuspectNeeds: d.lastLook.suspectNeeds, SampleRate: d.lastLook.rate}
 	v.Alerts = len(d.Flagged())
 	v.Suspects = len(d.Suspects())
 	switch {

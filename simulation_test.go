@@ -380,3 +380,81 @@ func TestStoredBenignSeriesStaySilent(t *testing.T) {
 		require.LessOrEqual(t, clopperPearsonLower(alerts, c.processes, 0.999), 1-DefaultAlertConfidence)
 	}
 }
+
+// TestVerdictSaysWhatACleanSeriesCouldSee: the fewest sampled objects the
+// Verdict says a steadily growing stack would have had to retain to be
+// alerted or suspected are a true floor — no pure-retention leak retaining
+// fewer is flagged at that tier — and a leak retaining a few times the
+// floor is flagged at least as a suspect.
+func TestVerdictSaysWhatACleanSeriesCouldSee(t *testing.T) {
+	runs := 40
+	if testing.Short() {
+		runs = 10
+	}
+	const stacks, n = 100, 60
+	retain := simulate.CountLeaks()[0]
+	churn := simulate.CountBenign()[0]
+	rng := rand.New(rand.NewPCG(12, 12))
+	var below, suspectedAbove, above int
+	for _, total := range []float64{4, 8, 12, 16, 24, 40} {
+		for range runs {
+			shapes := []simulate.CountShape{retain}
+			for range stacks - 1 {
+				shapes = append(shapes, churn)
+			}
+			p := simulate.CountParams{N: n, Interval: 0.2, Horizon: 0.4 * 0.2 * n, Rate: total / (0.2 * n)}
+			samples := process(rng, shapes, p)
+			span := samples[n-1].Time.Sub(samples[0].Time)
+			d, err := NewDetector(WithHorizon(time.Duration(0.4*float64(span))), WithSeries(n))
+			require.NoError(t, err)
+			require.Zero(t, d.Verdict().AlertNeeds, "no look, no floor")
+			for _, s := range samples {
+				d.Observe(s)
+			}
+			d.Conclude()
+			v := d.Verdict()
+			require.Positive(t, v.AlertNeeds)
+			require.Positive(t, v.SuspectNeeds)
+			require.Less(t, v.SuspectNeeds, v.AlertNeeds)
+			retained := liveOf(samples[n-1], 1) - liveOf(samples[0], 1)
+			var sev Severity
+			for _, a := range d.Flagged() {
+				if a.Stack == 1 {
+					sev = max(sev, a.Severity)
+				}
+			}
+			for _, a := range d.Suspects() {
+				if a.Stack == 1 {
+					sev = max(sev, SeveritySuspect)
+				}
+			}
+			if retained < v.AlertNeeds {
+				below++
+				require.Less(t, sev, SeverityAlert, "alerted with %d retained, under the floor of %d", retained, v.AlertNeeds)
+			}
+			if retained < v.SuspectNeeds {
+				require.Less(t, sev, SeveritySuspect, "suspected with %d retained, under the floor of %d", retained, v.SuspectNeeds)
+			}
+			if retained >= 3*v.SuspectNeeds {
+				above++
+				if sev >= SeveritySuspect {
+					suspectedAbove++
+				}
+			}
+		}
+	}
+	t.Logf("%d runs under the alert's floor, none alerted; %d/%d at three times the suspect's floor or more suspected", below, suspectedAbove, above)
+	require.Positive(t, below, "some runs fell under the alert's floor")
+	require.Positive(t, above, "some runs were well above the suspect's floor")
+	require.GreaterOrEqual(t, float64(suspectedAbove), 0.9*float64(above), "suspected at three times the floor")
+}
+
+// liveOf is a stack's live sampled objects in a sample.
+func liveOf(s *sampler.Sample, stack uint64) int64 {
+	for _, r := range s.Records {
+		if r.Stack == stack {
+			return r.InUseSampled
+		}
+	}
+	return 0
+}

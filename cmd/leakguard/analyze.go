@@ -131,10 +131,16 @@ func analyzeReplicas(paths []string, opts []pprofile.FilesOption, out *outputFla
 			end = last
 		}
 		suspects = append(suspects, det.Suspects()...)
-		if v := det.Verdict(); v.Inconclusive && !verdict.Inconclusive {
+		v := det.Verdict()
+		if v.Inconclusive && !verdict.Inconclusive {
 			verdict = v
 		} else if verdict.Horizon == 0 {
 			verdict.Horizon = v.Horizon
+		}
+		if !verdict.Inconclusive && v.AlertNeeds > verdict.AlertNeeds {
+			// Replicas' limits differ with their profiles: report the
+			// weakest.
+			verdict.AlertNeeds, verdict.SuspectNeeds, verdict.SampleRate = v.AlertNeeds, v.SuspectNeeds, v.SampleRate
 		}
 		for _, a := range det.Flagged() {
 			sig := stackSignature(a)

@@ -110,6 +110,7 @@ func writeHTMLAt(w io.Writer, rep *report, current []leakguard.Pattern) error {
 		"Items":    items,
 		"Current":  current != nil,
 		"Span":     rep.End.Sub(rep.Start).Round(time.Second).String(),
+		"Limit":    rep.detectionLimit(),
 	})
 }
 
@@ -121,7 +122,7 @@ var page = template.Must(template.New("report").Parse(`<!DOCTYPE html>
 <style>{{.Style}}</style></head><body>
 <h1>leakguard report</h1>
 <p>{{.Rep.Profiles}} profiles from {{.Rep.Start.Format "2006-01-02 15:04:05 MST"}} to {{.Rep.End.Format "2006-01-02 15:04:05 MST"}} ({{.Span}}).
-{{if not .Items}}<strong>No leak found.</strong>{{else}}{{len .Items}} flagged {{if eq (len .Items) 1}}stack{{else}}stacks{{end}}.{{end}}
+{{if not .Items}}<strong>No leak found.</strong>{{with .Limit}} {{.}}.{{end}}{{else}}{{len .Items}} flagged {{if eq (len .Items) 1}}stack{{else}}stacks{{end}}.{{end}}
 {{if eq .Rep.Verdict "inconclusive"}}<strong>Inconclusive:</strong> {{.Rep.Reason}}.{{end}}</p>
 {{if .Suspects}}<h2>{{len .Suspects}} {{if eq (len .Suspects) 1}}suspect{{else}}suspects{{end}}: growing, not yet confirmed</h2>
 <div class="scroll"><table><thead><tr><th class="num">In use</th><th class="num">Growth</th><th>Function</th><th>Location</th><th>What it lacks</th></tr></thead><tbody>

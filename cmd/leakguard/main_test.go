@@ -86,6 +86,10 @@ type jsonOut struct {
 			Line     int    `json:"line"`
 		} `json:"stack"`
 	} `json:"alerts"`
+	Verdict      string `json:"verdict"`
+	AlertNeeds   int64  `json:"alert_needs_sampled"`
+	SuspectNeeds int64  `json:"suspect_needs_sampled"`
+	SampleRate   int64  `json:"sample_rate"`
 }
 
 func TestAnalyzeFindsTheLeakingFunction(t *testing.T) {
@@ -150,6 +154,19 @@ func TestAnalyzeBenignSeriesIsClean(t *testing.T) {
 	for _, a := range rep.Alerts {
 		require.NotEqual(t, "alert", a.Severity, "%+v", a)
 	}
+	// A clean verdict says how large a leak it could have seen.
+	require.Equal(t, "clean", rep.Verdict)
+	require.Positive(t, rep.SuspectNeeds)
+	require.Greater(t, rep.AlertNeeds, rep.SuspectNeeds)
+	require.Equal(t, int64(runtime.MemProfileRate), rep.SampleRate)
+	html := filepath.Join(t.TempDir(), "report.html")
+	code, out, _ = runCLI("analyze", "--html", html, dir)
+	require.Equal(t, exitClean, code)
+	require.Contains(t, out, "no leak found\n")
+	page, err := os.ReadFile(html)
+	require.NoError(t, err)
+	require.Contains(t, string(page), "would have had to retain at least")
+	require.Contains(t, out, fmt.Sprintf("would have had to retain at least %d sampled objects over these profiles to be alerted, %d to be a suspect", rep.AlertNeeds, rep.SuspectNeeds))
 }
 
 func TestAnalyzeInputErrors(t *testing.T) {

@@ -41,6 +41,15 @@ type report struct {
 	Verdict        string  `json:"verdict"`
 	Reason         string  `json:"reason,omitempty"`
 	HorizonSeconds float64 `json:"horizon_seconds"`
+	// AlertNeeds and SuspectNeeds are the fewest sampled objects a stack
+	// growing steadily over the series would have had to retain to be
+	// alerted or to be a suspect (0 when no such test was possible): a leak retaining
+	// fewer goes unseen. SampleRate, the heap profiles' sampling rate in
+	// bytes (0 for other profiles), turns them into bytes of objects much
+	// smaller than it.
+	AlertNeeds   int64 `json:"alert_needs_sampled"`
+	SuspectNeeds int64 `json:"suspect_needs_sampled"`
+	SampleRate   int64 `json:"sample_rate"`
 
 	// For the text and HTML renderings only.
 	alerts   []leakguard.Alert
@@ -79,6 +88,7 @@ func (rep *report) withVerdict(v leakguard.Verdict, suspects []leakguard.Alert, 
 		rep.Suspects = append(rep.Suspects, toReportAlert(a, nil))
 	}
 	rep.HorizonSeconds = v.Horizon.Seconds()
+	rep.AlertNeeds, rep.SuspectNeeds, rep.SampleRate = v.AlertNeeds, v.SuspectNeeds, v.SampleRate
 	var alerts, warnings int
 	for _, a := range rep.Alerts {
 		if a.Severity == leakguard.SeverityAlert {
@@ -189,6 +199,9 @@ func writeText(w io.Writer, rep *report) {
 			return
 		}
 		fmt.Fprintln(w, "no leak found")
+		if limit := rep.detectionLimit(); limit != "" {
+			fmt.Fprintln(w, limit)
+		}
 		return
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
@@ -299,4 +312,20 @@ func shortFile(path string) string {
 		return strings.Join(parts[len(parts)-2:], "/")
 	}
 	return path
+}
+
+// detectionLimit says, for a clean report, how large a steady leak the
+// series could have shown: the sampled objects it would have had to
+// retain, and what they stand for in bytes.
+func (rep *report) detectionLimit() string {
+	if rep.Verdict != "clean" || rep.AlertNeeds <= 0 {
+		return ""
+	}
+	s := fmt.Sprintf("a stack growing steadily would have had to retain at least %d sampled objects over these profiles to be alerted, %d to be a suspect",
+		rep.AlertNeeds, rep.SuspectNeeds)
+	if rep.SampleRate > 1 {
+		s += fmt.Sprintf(" (at a sampling rate of %s, about %s and %s of small objects)",
+			render.Bytes(float64(rep.SampleRate)), render.Bytes(float64(rep.AlertNeeds*rep.SampleRate)), render.Bytes(float64(rep.SuspectNeeds*rep.SampleRate)))
+	}
+	return s
 }
