@@ -383,21 +383,25 @@ func TestHandlerPageNow(t *testing.T) {
 		calls    int
 		want     []string
 		wantNone []string
+		verdict  Verdict
 	}{
 		{"current in the top", []Pattern{later}, nil, 1, 0,
-			[]string{"30.0 MiB in use now", "+20.0 MiB since it was flagged", "leaky/main.go:36", `title="/src/leaky/main.go:36"`}, []string{"No longer tracked"}},
+			[]string{"30.0 MiB in use now", "+20.0 MiB since it was flagged", "leaky/main.go:36", `title="/src/leaky/main.go:36"`}, []string{"No longer tracked"}, Verdict{}},
 		{"current beyond the top", nil, []Pattern{later}, 1, 1,
-			[]string{"30.0 MiB in use now", "+20.0 MiB since it was flagged"}, []string{"No longer tracked"}},
+			[]string{"30.0 MiB in use now", "+20.0 MiB since it was flagged"}, []string{"No longer tracked"}, Verdict{}},
 		{"no point newer than the flag", []Pattern{stale}, nil, 1, 0,
-			[]string{"9.0 MiB in use now", "no newer point than the flag yet"}, []string{"since it was flagged ("}},
+			[]string{"9.0 MiB in use now", "no newer point than the flag yet"}, []string{"since it was flagged ("}, Verdict{}},
 		{"evicted", nil, nil, 1, 1,
-			[]string{"No longer tracked", "no longer tracked</td>", "10.0 MiB"}, []string{"in use now ("}},
+			[]string{"No longer tracked", "no longer tracked</td>", "10.0 MiB"}, []string{"in use now ("}, Verdict{}},
 		{"bounded", []Pattern{later}, nil, maxPageAlerts + 5, 0,
-			[]string{"5 more flagged stacks"}, nil},
+			[]string{"5 more flagged stacks"}, nil, Verdict{}},
+		{"nothing flagged: how large a leak it could see", nil, nil, 0, 0,
+			[]string{"No leak found so far", "would have had to retain at least 14 sampled objects to be alerted, 8 to be a suspect"}, nil,
+			Verdict{Looks: 3, AlertNeeds: 14, SuspectNeeds: 8, SampleRate: 64 << 10}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			rep := Report{Time: at.Add(31 * time.Second), Top: tc.top}
+			rep := Report{Time: at.Add(31 * time.Second), Top: tc.top, Verdict: tc.verdict}
 			for range tc.alerts {
 				rep.Alerts = append(rep.Alerts, alert)
 			}
