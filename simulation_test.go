@@ -232,19 +232,11 @@ func TestPowerCurve(t *testing.T) {
 	var table strings.Builder
 	fmt.Fprintf(&table, "| retained sampled objects | alerted | warned | suspected or more | best test of the null, K = 100 | same, growth only in the first horizon | log2(K/α) | log2(K/α)/0.6 |\n|---|---|---|---|---|---|---|---|\n")
 	needed := int64(math.Ceil(math.Log2(stacks / (finalShare * (1 - DefaultAlertConfidence)))))
-	retain := simulate.CountLeaks()[0]
-	churn := simulate.CountBenign()[0]
 	suspectedAt, alertedAt, bestAt := map[float64]float64{}, map[float64]float64{}, map[float64]float64{}
 	for _, total := range []float64{10, 15, 20, 25, 30, 40, 50, 60, 80} {
 		var alerted, warned, suspected, best, firstOnly int
 		for range runs {
-			shapes := []simulate.CountShape{retain}
-			for range stacks - 1 {
-				shapes = append(shapes, churn)
-			}
-			p := simulate.CountParams{N: n, Interval: 0.2, Horizon: 0.4 * 0.2 * n, Rate: total / (0.2 * n)}
-			samples := process(rng, shapes, p)
-			span := samples[n-1].Time.Sub(samples[0].Time)
+			samples, span := leakAmongChurn(rng, stacks, n, total)
 			everywhere, first := retainedOutsideWindows(samples, 1, 0.4*span.Seconds())
 			if everywhere >= needed {
 				best++
@@ -258,16 +250,10 @@ func TestPowerCurve(t *testing.T) {
 				d.Observe(s)
 			}
 			d.Conclude()
-			var sev Severity
 			for _, a := range d.Flagged() {
 				require.Equal(t, uint64(1), a.Stack, "a churning stack flagged: %v", a)
-				sev = max(sev, a.Severity)
 			}
-			for _, a := range d.Suspects() {
-				if a.Stack == 1 {
-					sev = max(sev, SeveritySuspect)
-				}
-			}
+			sev := severityOf(d, 1)
 			if sev >= SeverityAlert {
 				alerted++
 			}
@@ -392,19 +378,11 @@ func TestVerdictSaysWhatACleanSeriesCouldSee(t *testing.T) {
 		runs = 10
 	}
 	const stacks, n = 100, 60
-	retain := simulate.CountLeaks()[0]
-	churn := simulate.CountBenign()[0]
 	rng := rand.New(rand.NewPCG(12, 12))
 	var below, suspectedAbove, above int
 	for _, total := range []float64{4, 8, 12, 16, 24, 40} {
 		for range runs {
-			shapes := []simulate.CountShape{retain}
-			for range stacks - 1 {
-				shapes = append(shapes, churn)
-			}
-			p := simulate.CountParams{N: n, Interval: 0.2, Horizon: 0.4 * 0.2 * n, Rate: total / (0.2 * n)}
-			samples := process(rng, shapes, p)
-			span := samples[n-1].Time.Sub(samples[0].Time)
+			samples, span := leakAmongChurn(rng, stacks, n, total)
 			d, err := NewDetector(WithHorizon(time.Duration(0.4*float64(span))), WithSeries(n))
 			require.NoError(t, err)
 			require.Zero(t, d.Verdict().AlertNeeds, "no look, no floor")
@@ -417,17 +395,7 @@ func TestVerdictSaysWhatACleanSeriesCouldSee(t *testing.T) {
 			require.Positive(t, v.SuspectNeeds)
 			require.Less(t, v.SuspectNeeds, v.AlertNeeds)
 			retained := liveOf(samples[n-1], 1) - liveOf(samples[0], 1)
-			var sev Severity
-			for _, a := range d.Flagged() {
-				if a.Stack == 1 {
-					sev = max(sev, a.Severity)
-				}
-			}
-			for _, a := range d.Suspects() {
-				if a.Stack == 1 {
-					sev = max(sev, SeveritySuspect)
-				}
-			}
+			sev := severityOf(d, 1)
 			if retained < v.AlertNeeds {
 				below++
 				require.Less(t, sev, SeverityAlert, "alerted with %d retained, under the floor of %d", retained, v.AlertNeeds)
@@ -457,4 +425,35 @@ func liveOf(s *sampler.Sample, stack uint64) int64 {
 		}
 	}
 	return 0
+}
+
+// leakAmongChurn simulates a stored series of n profiles 200 ms apart: one
+// pure-retention stack (stack 1) retaining about total sampled objects
+// over the series among stacks−1 churning ones, with the horizon analyze
+// would use (0.4 of the span).
+func leakAmongChurn(rng *rand.Rand, stacks, n int, total float64) ([]*sampler.Sample, time.Duration) {
+	shapes := []simulate.CountShape{simulate.CountLeaks()[0]}
+	for range stacks - 1 {
+		shapes = append(shapes, simulate.CountBenign()[0])
+	}
+	p := simulate.CountParams{N: n, Interval: 0.2, Horizon: 0.4 * 0.2 * float64(n), Rate: total / (0.2 * float64(n))}
+	samples := process(rng, shapes, p)
+	return samples, samples[n-1].Time.Sub(samples[0].Time)
+}
+
+// severityOf is the highest tier stack reached: flagged, or a suspect at
+// the newest look.
+func severityOf(d *Detector, stack uint64) Severity {
+	var sev Severity
+	for _, a := range d.Flagged() {
+		if a.Stack == stack {
+			sev = max(sev, a.Severity)
+		}
+	}
+	for _, a := range d.Suspects() {
+		if a.Stack == stack {
+			sev = max(sev, SeveritySuspect)
+		}
+	}
+	return sev
 }
