@@ -88,13 +88,32 @@ func clopperPearsonUpper(k, n int, conf float64) float64 {
 // consistent with at most α = 1 − confidence: its 99.9 % Clopper–Pearson
 // lower bound may not exceed α.
 func TestFamilyWiseFalseAlarms(t *testing.T) {
-	processes := 400
-	if testing.Short() {
-		processes = 60
+	long := os.Getenv("LEAKGUARD_LONG") != ""
+	for _, tc := range []struct {
+		name                       string
+		samples                    int
+		processes, short, longRuns int
+	}{
+		// About seven horizons: the first looks, with most of the budget.
+		{"400 samples", 400, 400, 60, 5000},
+		// A day at 10 s: many looks (one per horizon at least), and every
+		// level from the finest to the coarsest tested.
+		{"a day", 8640, 100, 20, 2000},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			processes := tc.processes
+			if testing.Short() {
+				processes = tc.short
+			}
+			if long {
+				processes = tc.longRuns
+			}
+			familyWiseFalseAlarms(t, processes, tc.samples)
+		})
 	}
-	if os.Getenv("LEAKGUARD_LONG") != "" {
-		processes = 5000
-	}
+}
+
+func familyWiseFalseAlarms(t *testing.T, processes, samples int) {
 	var shapes []simulate.CountShape
 	for range 2 {
 		shapes = append(shapes, simulate.CountBenign()...)
@@ -106,7 +125,7 @@ func TestFamilyWiseFalseAlarms(t *testing.T) {
 		d, err := NewDetector(WithHorizon(simHorizon * time.Second))
 		require.NoError(t, err)
 		var a, w bool
-		for _, s := range process(rng, shapes, simulate.CountParams{N: 400, Interval: 10, Horizon: simHorizon}) {
+		for _, s := range process(rng, shapes, simulate.CountParams{N: samples, Interval: 10, Horizon: simHorizon}) {
 			for _, al := range d.Observe(s) {
 				perShape[shapes[al.Stack-1].Name+"/"+al.Severity.String()]++
 				a = a || al.Severity == SeverityAlert
@@ -122,8 +141,8 @@ func TestFamilyWiseFalseAlarms(t *testing.T) {
 			anyWarn++
 		}
 	}
-	t.Logf("%d processes × %d benign stacks, 400 samples each; %d suspects at the end (%.2f per process)",
-		processes, len(shapes), suspects, float64(suspects)/float64(processes))
+	t.Logf("%d processes × %d benign stacks, %d samples each; %d suspects at the end (%.2f per process)",
+		processes, len(shapes), samples, suspects, float64(suspects)/float64(processes))
 	for _, c := range []struct {
 		name  string
 		k     int
@@ -456,4 +475,55 @@ func severityOf(d *Detector, stack uint64) Severity {
 		}
 	}
 	return sev
+}
+
+// TestLateLeakWaitsOnlyForItsEvidence: a leak that starts after hours of
+// uptime is alerted within a few horizons of its start, as one that starts
+// with the process is — not when a look schedule spaced by the uptime next
+// comes round, nor once the coarsest level's blocks of hours see it. The
+// leak sits in a churning stack (30 live sampled objects of short-lived
+// churn) and keeps 3 sampled objects per 10 s sample.
+func TestLateLeakWaitsOnlyForItsEvidence(t *testing.T) {
+	const interval = 10.0
+	horizon := 10 * time.Minute
+	for _, tc := range []struct {
+		name  string
+		start int // sample at which the leak starts
+	}{
+		{"from the start", 0},
+		{"after six hours", 2160},
+		{"after a day", 8640},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			n := tc.start + 300
+			rng := rand.New(rand.NewPCG(13, uint64(tc.start)))
+			p := simulate.CountParams{N: n, Interval: interval, Horizon: horizon.Seconds(), Churn: 30}
+			var series []simulate.CountSeries
+			for range 21 {
+				series = append(series, simulate.CountBenign()[0].Gen(rng, p))
+			}
+			leak := series[20]
+			for i := tc.start; i < n; i++ {
+				kept := int64(3 * (i - tc.start + 1))
+				leak.Live[i] += kept
+				leak.Born[i] += kept
+			}
+			samples := countSamples(leak.Time, series)
+			d, err := NewDetector(WithHorizon(horizon))
+			require.NoError(t, err)
+			alertedAt := -1
+			for i, s := range samples {
+				for _, a := range d.Observe(s) {
+					require.Equal(t, uint64(21), a.Stack, "a churning stack flagged at sample %d", i)
+					if a.Severity == SeverityAlert && alertedAt < 0 {
+						alertedAt = i
+					}
+				}
+			}
+			require.GreaterOrEqual(t, alertedAt, tc.start, "never alerted, or before the leak started")
+			waited := time.Duration(float64(alertedAt-tc.start) * interval * float64(time.Second))
+			t.Logf("alerted %v after the leak started (horizon %v)", waited, horizon)
+			require.LessOrEqual(t, waited, 4*horizon, "the uptime before the leak must not delay its alert by more than the budget its looks cost")
+		})
+	}
 }
