@@ -545,10 +545,12 @@ func (d *Detector) look(f *family, s *sampler.Sample, idx int, final bool) []Ale
 		d.earlyLooks++
 		earlyShare = split * stats.SpendWeight(d.earlyLooks)
 	}
-	alertK := d.tarone(persistence, share*(1-d.cfg.alertConf))
-	warnK := d.tarone(persistence, share*(1-d.cfg.warnConf))
-	suspectK := d.tarone(suspicion, suspectAlpha)
-	earlyK := d.tarone(suspicion, earlyShare*(1-d.cfg.alertConf))
+	d.minPsOf(persistence)
+	alertK := tarone(d.minPs, share*(1-d.cfg.alertConf))
+	warnK := tarone(d.minPs, share*(1-d.cfg.warnConf))
+	d.minPsOf(suspicion)
+	suspectK := tarone(d.minPs, suspectAlpha)
+	earlyK := tarone(d.minPs, earlyShare*(1-d.cfg.alertConf))
 	f.store.Range(func(_ uint64, ser *series) bool { ser.suspect = nil; return true })
 	f.total.suspect = nil
 	for _, c := range d.cands {
@@ -627,19 +629,25 @@ func (d *Detector) look(f *family, s *sampler.Sample, idx int, final bool) []Ale
 	return raised
 }
 
-// tarone returns the divisor Tarone's correction gives tests of kind at
-// level alpha.
-func (d *Detector) tarone(kind testKind, alpha float64) int {
-	if !(alpha > 0) {
-		return 1
-	}
+// minPsOf gathers the smallest p-values the look's tests of kind could
+// reach into d.minPs, for tarone.
+func (d *Detector) minPsOf(kind testKind) {
 	d.minPs = d.minPs[:0]
 	for _, c := range d.cands {
 		if c.kind == kind {
 			d.minPs = append(d.minPs, c.minP)
 		}
 	}
-	return stats.Tarone(d.minPs, alpha)
+}
+
+// tarone returns the divisor Tarone's correction gives tests with these
+// smallest p-values at level alpha. It sorts minPs: the second level asked
+// of the same tests finds them sorted, which costs a pass.
+func tarone(minPs []float64, alpha float64) int {
+	if !(alpha > 0) {
+		return 1
+	}
+	return stats.Tarone(minPs, alpha)
 }
 
 // consider adds ser's hypotheses at this look: the persistence test at
