@@ -62,6 +62,14 @@ var cases = []leakCase{
 		Rate:      "300",
 	},
 	{
+		Dir: "dnsconns", Module: "github.com/miekg/dns", Leaky: "v1.0.14", Fixed: "v1.0.15",
+		Fix:       "https://github.com/miekg/dns/pull/808",
+		Leak:      "the TCP server keeps every accepted connection in its conns map after the connection closes",
+		LeakFuncs: []string{"github.com/miekg/dns.(*Server).serveTCP"},
+		Rate:      "300",
+		Guard:     true,
+	},
+	{
 		Dir: "gopherlua", Module: "github.com/yuin/gopher-lua", Leaky: "v1.1.0", Fixed: "v1.1.1",
 		Fix:       "https://github.com/yuin/gopher-lua/pull/438",
 		Leak:      "each coroutine's child context stays registered with its state's context after the coroutine dies",
