@@ -146,7 +146,7 @@ scrape_configs:
 	// and the clean replica has been analysed as long as a leak needs to be
 	// flagged: 48 samples, well past its 2 s horizon.
 	type state struct {
-		fleet        []promAlert
+		fleet, leak  []promAlert
 		leaks, limit map[string]bool
 		cleanSamples float64
 	}
@@ -164,6 +164,7 @@ scrape_configs:
 			case "LeakguardLeak":
 				if a.Labels["function"] == leakFn {
 					s.leaks[a.Labels["instance"]] = true
+					s.leak = append(s.leak, a)
 				}
 			case "LeakguardMemoryLimitSoon":
 				s.limit[a.Labels["instance"]] = true
@@ -200,6 +201,10 @@ scrape_configs:
 	require.Equal(t, 2.0, replicas, "two replicas leak")
 	require.Equal(t, leakFn+" leaks heap on 2 replicas of checkout", fleet.Annotations["summary"])
 	t.Logf("LeakguardFleetLeak: %s", fleet.Annotations["summary"])
+	require.NotEmpty(t, s.leak)
+	description := s.leak[0].Annotations["description"]
+	require.Contains(t, description, leakFn+" (")
+	t.Logf("LeakguardLeak: %s", description)
 
 	require.False(t, s.leaks[clean], "the clean replica is not flagged")
 	require.Empty(t, api.query(t, fmt.Sprintf(`leakguard_leak_growth_bytes_per_second{instance=%q, function=%q}`, clean, leakFn)),
