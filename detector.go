@@ -718,6 +718,13 @@ func (d *Detector) consider(f *family, ser *series, horizon float64) {
 	if suspectLevel >= 0 {
 		if b := level(suspectLevel); !d.loneSuspicion(f, ser, suspectLevel, b, horizon) {
 			d.suspicion(f, ser, suspectLevel, b, horizon, dispersionOf(suspectLevel))
+			// Once the history is much longer than the horizon, growth that
+			// began lately is a block or two of the whole-history level,
+			// read as noise about its trend; the finest level spanning one
+			// and a half horizons sees it as the rise it is.
+			if finest >= 0 && finest < suspectLevel {
+				d.suspicion(f, ser, finest, level(finest), horizon, dispersionOf(finest))
+			}
 		}
 	}
 }

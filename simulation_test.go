@@ -478,9 +478,10 @@ func severityOf(d *Detector, stack uint64) Severity {
 }
 
 // TestLateLeakWaitsOnlyForItsEvidence: a leak that starts after hours of
-// uptime is alerted within a few horizons of its start, as one that starts
-// with the process is — not when a look schedule spaced by the uptime next
-// comes round, nor once the coarsest level's blocks of hours see it. The
+// uptime is a suspect within a look of its growth being significant and
+// alerted within a few horizons of its start, as one that starts with the
+// process is — not when a look schedule spaced by the uptime next comes
+// round, nor once the coarsest level's blocks of hours see it. The
 // leak sits in a churning stack (30 live sampled objects of short-lived
 // churn) and keeps 3 sampled objects per 10 s sample.
 func TestLateLeakWaitsOnlyForItsEvidence(t *testing.T) {
@@ -509,21 +510,30 @@ func TestLateLeakWaitsOnlyForItsEvidence(t *testing.T) {
 				leak.Born[i] += kept
 			}
 			samples := countSamples(leak.Time, series)
-			d, err := NewDetector(WithHorizon(horizon))
+			d, err := NewDetector(WithHorizon(horizon), WithSuspectAlerts())
 			require.NoError(t, err)
-			alertedAt := -1
+			suspectedAt, alertedAt := -1, -1
 			for i, s := range samples {
 				for _, a := range d.Observe(s) {
+					if a.Severity == SeveritySuspect {
+						if a.Stack == 21 && suspectedAt < 0 {
+							suspectedAt = i
+						}
+						continue
+					}
 					require.Equal(t, uint64(21), a.Stack, "a churning stack flagged at sample %d", i)
 					if a.Severity == SeverityAlert && alertedAt < 0 {
 						alertedAt = i
 					}
 				}
 			}
+			after := func(i int) time.Duration { return time.Duration(float64(i-tc.start) * interval * float64(time.Second)) }
+			require.GreaterOrEqual(t, suspectedAt, tc.start, "never suspected, or before the leak started")
 			require.GreaterOrEqual(t, alertedAt, tc.start, "never alerted, or before the leak started")
-			waited := time.Duration(float64(alertedAt-tc.start) * interval * float64(time.Second))
-			t.Logf("alerted %v after the leak started (horizon %v)", waited, horizon)
-			require.LessOrEqual(t, waited, 4*horizon, "the uptime before the leak must not delay its alert by more than the budget its looks cost")
+			t.Logf("suspected %v and alerted %v after the leak started (horizon %v)", after(suspectedAt), after(alertedAt), horizon)
+			// A suspect waits for the next look, at most a horizon away.
+			require.LessOrEqual(t, after(suspectedAt), horizon*3/2, "the uptime before the leak must not delay its suspect beyond a look")
+			require.LessOrEqual(t, after(alertedAt), 4*horizon, "the uptime before the leak must not delay its alert by more than the budget its looks cost")
 		})
 	}
 }
