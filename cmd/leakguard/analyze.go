@@ -23,7 +23,7 @@ func runAnalyze(args []string, stdout, stderr io.Writer) int {
 	groupBy := fs.String("group-by", "", "dir: each directory holding profiles is one replica of the same service; a leak is reported once with the number of replicas it was flagged on")
 	maxSize := registerMaxSize(fs)
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "usage: leakguard analyze [flags] PATH...\n\nPATH is a pprof heap or goroutine profile (debug=0 format, gzipped or not)\nor a directory of them; all must be of one kind. The series is ordered by\neach profile's own timestamp. Goroutine leaks are reported per creation site.\n\nflags:")
+		fmt.Fprintln(fs.Output(), "usage: leakguard analyze [flags] PATH...\n\nPATH is a pprof heap or goroutine profile (debug=0 format, gzipped or not,\nor debug=1 text) or a directory of them; all must be of one kind. The series\nis ordered by each profile's own timestamp; a debug=1 profile has none and is\nplaced at its file's modification time (and its stacks are named by\naddress). Goroutine leaks are reported per creation site.\n\nflags:")
 		fs.PrintDefaults()
 	}
 	paths, code, ok := parseArgs(fs, args, stdout, stderr)
@@ -77,6 +77,7 @@ func runAnalyze(args []string, stdout, stderr io.Writer) int {
 		rep.Skipped = append(rep.Skipped, e.Error())
 	}
 	rep.Repeated = files.Repeated()
+	rep.Undated = files.Undated()
 	return emit(rep, &out, stdout, stderr)
 }
 
@@ -96,6 +97,7 @@ func analyzeReplicas(paths []string, opts []pprofile.FilesOption, out *outputFla
 		start, end time.Time
 		skipped    []string
 		repeated   int
+		undated    int
 	)
 	best := map[string]leakguard.Alert{}
 	var suspects []leakguard.Alert
@@ -124,6 +126,7 @@ func analyzeReplicas(paths []string, opts []pprofile.FilesOption, out *outputFla
 		det.Conclude()
 		profiles += len(samples)
 		repeated += files.Repeated()
+		undated += files.Undated()
 		if first := samples[0].Time; start.IsZero() || first.Before(start) {
 			start = first
 		}
@@ -154,6 +157,7 @@ func analyzeReplicas(paths []string, opts []pprofile.FilesOption, out *outputFla
 	rep.Replicas = len(dirs)
 	rep.withVerdict(verdict, suspects, out.top)
 	rep.Repeated = repeated
+	rep.Undated = undated
 	rep.Skipped = skipped
 	return emit(rep, out, stdout, stderr)
 }

@@ -64,6 +64,7 @@ func TestFlagsAfterArguments(t *testing.T) {
 	require.NoError(t, json.Unmarshal([]byte(out), &rep), out)
 	require.FileExists(t, html)
 	require.Contains(t, rep, "repeated_profiles", "always present")
+	require.Contains(t, rep, "undated_profiles", "always present")
 	require.Equal(t, "inconclusive", rep["verdict"])
 	require.Contains(t, rep, "suspects", "always present")
 

@@ -27,6 +27,9 @@ type report struct {
 	// previous one exactly (no GC in between): not new observations. Always
 	// present (0 for watch and goroutine profiles), as the contract shows.
 	Repeated int `json:"repeated_profiles"`
+	// Undated counts profiles without a timestamp of their own (debug=1
+	// text), placed at their files' modification times. Always present.
+	Undated int `json:"undated_profiles"`
 	// Replicas is the number of replicas analysed with --group-by.
 	Replicas int `json:"replicas,omitempty"`
 	// Suspects are stacks whose growth the evidence could not yet confirm
@@ -188,6 +191,12 @@ func writeText(w io.Writer, rep *report) {
 		fmt.Fprintln(w, "1 more repeated the profile before it exactly (no GC in between) and was not counted")
 	case rep.Repeated > 1:
 		fmt.Fprintf(w, "%d more repeated the profile before them exactly (no GC in between) and were not counted\n", rep.Repeated)
+	}
+	switch {
+	case rep.Undated == 1:
+		fmt.Fprintln(w, "1 profile had no timestamp of its own (debug=1 text) and was placed at its file's modification time")
+	case rep.Undated > 1:
+		fmt.Fprintf(w, "%d profiles had no timestamp of their own (debug=1 text) and were placed at their files' modification times\n", rep.Undated)
 	}
 	defer writeSuspects(w, rep)
 	if rep.Verdict == "inconclusive" && len(rep.alerts) > 0 {

@@ -22,6 +22,7 @@ type Files struct {
 	next     int
 	skipped  []error
 	repeated int
+	undated  int
 	closed   bool
 }
 
@@ -64,13 +65,14 @@ func WithSampleType(st SampleType) FilesOption {
 }
 
 // Open reads every profile named by paths (files, or directories whose
-// regular files are all read) and orders them by TimeNanos. The series is
+// regular files are all read) and orders them by their timestamps. The series is
 // of heap profiles or of goroutine profiles, told by their sample types
 // (Resource reports which). Errors name the file: unreadable or corrupt
 // files (unless SkipBad), files over the size limit (unless SkipBad),
-// profiles of neither kind, a mix of both kinds, profiles without a
-// timestamp, two profiles with the same timestamp, profiles of different
-// programs, and a directory with no files.
+// profiles of neither kind, a mix of both kinds, two profiles with the same
+// timestamp, profiles of different programs, and a directory with no files.
+// A profile without a timestamp of its own (the debug=1 text format) is
+// placed at its file's modification time (see Undated).
 func Open(paths []string, opts ...FilesOption) (*Files, error) {
 	cfg := filesConfig{sampleType: InUseSpace, maxSize: DefaultMaxProfileSize}
 	for _, o := range opts {
@@ -136,7 +138,15 @@ func Open(paths []string, opts ...FilesOption) (*Files, error) {
 			return nil, err
 		}
 		if p.TimeNanos == 0 {
-			return nil, fmt.Errorf("%s: profile has no timestamp (TimeNanos); cannot place it in the series", name)
+			// The legacy text formats (debug=1) carry no time: a file
+			// saved as the profile was fetched was written when it was
+			// taken.
+			info, err := os.Stat(name)
+			if err != nil {
+				return nil, err
+			}
+			p.TimeNanos = info.ModTime().UnixNano()
+			f.undated++
 		}
 		if f.resource == "" {
 			f.resource, firstOfKind = res, name
@@ -152,7 +162,11 @@ func Open(paths []string, opts ...FilesOption) (*Files, error) {
 	var last uint64
 	for i := range all {
 		if i > 0 && all[i].prof.TimeNanos == all[i-1].prof.TimeNanos {
-			return nil, fmt.Errorf("%s and %s have the same timestamp; a series needs distinct times", all[i-1].name, all[i].name)
+			err := fmt.Errorf("%s and %s have the same timestamp; a series needs distinct times", all[i-1].name, all[i].name)
+			if f.undated > 0 {
+				err = fmt.Errorf("%w (profiles without a timestamp of their own are placed at their files' modification times, which copying may have reset)", err)
+			}
+			return nil, err
 		}
 		if all[i].program != "" && all[0].program != "" && all[i].program != all[0].program {
 			return nil, fmt.Errorf("%s is from a different program (%s) than %s (%s)", all[i].name, all[i].program, all[0].name, all[0].program)
@@ -214,6 +228,11 @@ func (f *Files) Len() int { return len(f.samples) }
 // Repeated reports how many profiles were left out because they repeated
 // the previous one's numbers exactly (no garbage collection in between).
 func (f *Files) Repeated() int { return f.repeated }
+
+// Undated reports how many profiles had no timestamp of their own (the
+// debug=1 text format has none) and were placed in the series at their
+// files' modification times.
+func (f *Files) Undated() int { return f.undated }
 
 // Skipped returns the errors of files left out under SkipBad.
 func (f *Files) Skipped() []error { return f.skipped }

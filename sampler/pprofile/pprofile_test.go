@@ -11,6 +11,7 @@ import (
 	"runtime"
 	"runtime/pprof"
 	"testing"
+	"time"
 
 	"github.com/google/pprof/profile"
 	"github.com/stretchr/testify/require"
@@ -218,4 +219,42 @@ func TestOpenSkipsRepeatedProfiles(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, 2, f.Len())
 	require.Equal(t, 2, f.Repeated())
+}
+
+// TestOpenPlacesTextProfilesAtTheirFilesTimes reads debug=1 text profiles,
+// which carry no timestamp: each is placed at its file's modification time,
+// whatever the files' names say, and two files written at the same time
+// cannot make a series.
+func TestOpenPlacesTextProfilesAtTheirFilesTimes(t *testing.T) {
+	dir := t.TempDir()
+	base := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	rate := runtime.MemProfileRate
+	runtime.MemProfileRate = 1 // each profile differs from the one before
+	defer func() { runtime.MemProfileRate = rate }()
+	write := func(name string, kind string, at time.Time) string {
+		retainForTest(4)
+		runtime.GC()
+		var buf bytes.Buffer
+		require.NoError(t, pprof.Lookup(kind).WriteTo(&buf, 1))
+		path := filepath.Join(dir, name)
+		require.NoError(t, os.WriteFile(path, buf.Bytes(), 0o600))
+		require.NoError(t, os.Chtimes(path, at, at))
+		return path
+	}
+	for _, kind := range []string{"heap", "goroutine"} {
+		later := write(kind+"-a.txt", kind, base.Add(2*time.Second))
+		earlier := write(kind+"-b.txt", kind, base.Add(time.Second))
+		f, err := Open([]string{later, earlier})
+		require.NoError(t, err, kind)
+		require.Equal(t, 2, f.Undated(), kind)
+		s := f.Samples()
+		require.Len(t, s, 2, kind)
+		require.Equal(t, base.Add(time.Second), s[0].Time.UTC(), kind)
+		require.Equal(t, base.Add(2*time.Second), s[1].Time.UTC(), kind)
+		require.NotEmpty(t, s[1].Records, kind)
+
+		same := write(kind+"-c.txt", kind, base.Add(time.Second))
+		_, err = Open([]string{earlier, same})
+		require.ErrorContains(t, err, "modification times", kind)
+	}
 }
