@@ -4,10 +4,13 @@
 //
 // Heap profiles (inuse_space/inuse_objects sample types) become
 // sampler.Heap samples, one record per allocation stack; goroutine
-// profiles (one goroutine/count sample type, the debug=0 format) become
-// sampler.Goroutines samples, one record per creation site, as
-// sampler/goroutine reads them in-process. The kind is told by the
-// profile's own sample types.
+// profiles (one goroutine/count sample type) become sampler.Goroutines
+// samples, one record per creation site, as sampler/goroutine reads them
+// in-process. The kind is told by the profile's own sample types. The
+// debug=0 (protobuf) format is the one to collect; Open also reads the
+// debug=1 text format, which has neither a timestamp (the file's
+// modification time stands in) nor symbols the parser reads (its frames
+// are addresses).
 //
 // Profiles are parsed with github.com/google/pprof/profile (gzipped or
 // not), decompressed here within a size limit (DefaultMaxProfileSize) so
