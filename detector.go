@@ -661,6 +661,7 @@ func (d *Detector) consider(f *family, ser *series, horizon float64) {
 	finest, coarsest := -1, -1
 	suspectLevel := -1
 	whole := false // a level tested so far holds the whole history
+	young := -1    // the finest level spanning more than one horizon
 	for k := 0; k < ser.counts.Levels(); k++ {
 		n := ser.counts.Len(k)
 		if suspectLevel < 0 || !ser.counts.Whole(suspectLevel) {
@@ -682,7 +683,19 @@ func (d *Detector) consider(f *family, ser *series, horizon float64) {
 			// level: those would test the same evidence with the horizon
 			// placed less precisely.
 			whole = ser.counts.Whole(k)
+		} else if young < 0 && times[len(times)-1]-times[0] > horizon {
+			young = k
 		}
+	}
+	// Until some level spans one and a half horizons, the finest spanning
+	// more than one is tested: the test is valid whatever the span (growth
+	// outside every window placement is what it counts, none when nothing
+	// lies outside), and a fast leak has all the evidence it needs a few
+	// blocks past the horizon. Later, the levels spanning one and a half
+	// horizons leave outside the window enough for a slow one.
+	lateSuspicion := finest >= 0
+	if finest < 0 && young >= 0 {
+		finest, coarsest = young, young
 	}
 	if finest < 0 && suspectLevel < 0 {
 		return
@@ -722,7 +735,7 @@ func (d *Detector) consider(f *family, ser *series, horizon float64) {
 			// began lately is a block or two of the whole-history level,
 			// read as noise about its trend; the finest level spanning one
 			// and a half horizons sees it as the rise it is.
-			if finest >= 0 && finest < suspectLevel {
+			if lateSuspicion && finest < suspectLevel {
 				d.suspicion(f, ser, finest, level(finest), horizon, dispersionOf(finest))
 			}
 		}
@@ -1203,9 +1216,8 @@ func (d *Detector) Verdict() Verdict {
 	case v.Alerts > 0:
 	case !d.tested:
 		v.Inconclusive = true
-		need := seconds(1.5 * d.cfg.horizon.Seconds())
-		v.Reason = fmt.Sprintf("%d %s spanning %v: a persistence test needs a stack's history of at least 4 samples spanning %v (1.5 × the %v horizon)",
-			d.index, plural(d.index, "sample", "samples"), roundDuration(v.Span), roundDuration(need), roundDuration(d.cfg.horizon))
+		v.Reason = fmt.Sprintf("%d %s spanning %v: a persistence test needs a stack's history of at least 4 samples spanning more than the %v horizon",
+			d.index, plural(d.index, "sample", "samples"), roundDuration(v.Span), roundDuration(d.cfg.horizon))
 	case v.Suspects > 0:
 		v.Inconclusive = true
 		v.Reason = fmt.Sprintf("%d suspect %s grew significantly, but not yet for long enough or with enough sampled objects to confirm at %.2f", v.Suspects, plural(v.Suspects, "stack", "stacks"), d.cfg.alertConf)

@@ -61,9 +61,9 @@
 // A leak is growth that persists beyond the horizon (WithHorizon, default
 // 10 minutes). The null hypothesis a stack must reject is that all of its
 // growth beyond churn fits in one window of at most a horizon, wherever
-// that window lies. At each look, for a stack whose history spans at least
-// one and a half horizons, the test places the window at every block of
-// the history in turn; outside it remain an early piece (before the
+// that window lies. At each look, for a stack whose history spans more than
+// a horizon, the test places the window at every block of the history in
+// turn; outside it remain an early piece (before the
 // window) and a late piece (after it), and it asks that the early piece's
 // rise plus the late piece's rise above the highest count reached since
 // the window opened be significant against the events of both pieces. It
@@ -73,8 +73,9 @@
 // sawtooth cannot either, since at a placement opening at one of its
 // troughs nothing rises above its peaks. A steady leak brings the evidence
 // of its whole history but one horizon. The horizon is the one trade-off:
-// an alert comes at the earliest one and a half horizons after growth
-// starts, and a warm-up that grows for longer than the horizon is a leak
+// an alert comes at the earliest a few blocks more than a horizon after
+// growth starts (a fast leak; a slow one needs more of its evidence outside
+// the window), and a warm-up that grows for longer than the horizon is a leak
 // by this definition.
 //
 // Growth that is significant now but not yet confirmed — younger than the

@@ -63,7 +63,7 @@ func ExampleDetector() {
 				a.Severity, a.Leaf().Function, a.Time.Sub(start), a.Evidence.RetainedSampled)
 		}
 	}
-	// Output: alert at main.handle after 20m20s: 37 sampled objects retained
+	// Output: alert at main.handle after 17m0s: 13 sampled objects retained
 }
 
 // Mount the page next to net/http/pprof, behind the same access control:

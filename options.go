@@ -54,8 +54,8 @@ const (
 	// working size, a buffer growing to its high-water mark) is never an
 	// alert. Ten minutes covers the warm-ups of common caches and pools at
 	// a service's steady load; a service that warms up longer sets
-	// WithHorizon. An alert needs about one and a half horizons of a
-	// stack's history.
+	// WithHorizon. An alert needs a stack's history to span more than a
+	// horizon, and a slow leak needs more.
 	DefaultHorizon = 10 * time.Minute
 	// DefaultHistory is the blocks each resolution level keeps per stack,
 	// and DefaultLevels the number of levels: level k holds blocks of 2^k
@@ -182,8 +182,8 @@ func WithHistory(points, levels int) Option {
 // (default DefaultHorizon): the detector's one trade-off. Growth that stops
 // within the horizon — a warm-up, a buffer reaching its high-water mark —
 // is never an alert (at most a suspect while it grows); growth that goes on
-// is alerted once a stack's history spans about one and a half horizons and
-// holds enough sampled objects. A longer horizon tolerates longer warm-ups
+// is alerted once a stack's history spans more than a horizon and holds
+// enough sampled objects outside it. A longer horizon tolerates longer warm-ups
 // and alerts later. A growth projected to reach the process's memory limit
 // before the horizon ends is alerted early (WithMemoryLimit).
 //

@@ -236,7 +236,7 @@ func accuracy(w io.Writer, short bool) error {
 	}
 	fmt.Fprintf(w, "## Accuracy: %d workloads (%d leaking, %d benign), %d heap profiles each, %d %s, default settings\n\n",
 		len(all), len(workload.Leaks()), len(workload.Benign()), steps, seeds, seedWord)
-	fmt.Fprintln(w, "A run is a true positive when an alert names the leaking function; any other alert (on a benign workload, or on a stack that is not the leak) is a false positive. Latency counts profiles from the leak's start to the alert; at the default 10 s interval, 90 samples is 15 minutes (one and a half horizons).")
+	fmt.Fprintln(w, "A run is a true positive when an alert names the leaking function; any other alert (on a benign workload, or on a stack that is not the leak) is a false positive. Latency counts profiles from the leak's start to the alert; at the default 10 s interval, 60 samples is 10 minutes (one horizon).")
 	fmt.Fprintln(w)
 	byRate := map[int]*score{}
 	byShape := map[string]*score{}
