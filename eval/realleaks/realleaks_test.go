@@ -77,6 +77,14 @@ var cases = []leakCase{
 		Rate:      "300",
 		Guard:     true,
 	},
+	{
+		Dir: "sseclient", Module: "github.com/r3labs/sse/v2", Leaky: "v2.8.1", Fixed: "v2.8.2",
+		Fix:       "https://github.com/r3labs/sse/pull/140",
+		Leak:      "cancelling SubscribeWithContext leaves its stream-reading goroutine (reader, buffers, connection) blocked for good",
+		LeakFuncs: []string{"github.com/r3labs/sse/v2.(*Client).SubscribeWithContext"},
+		Rate:      "50",
+		Guard:     true,
+	},
 }
 
 // flag is one alert or suspect, from the CLI's JSON or the Guard's report.
