@@ -212,7 +212,7 @@ func poolWorkerStart(h *held) {
 }
 
 func heldoutBenign() []Workload {
-	return []Workload{
+	return append([]Workload{
 		{Name: "ttl-cache", Marker: "ttlCachePut", New: heldInst(func(h *held, i int) {
 			// Each step caches 4 responses for 12 steps: it fills by step
 			// 12, then holds 48 entries.
@@ -350,7 +350,7 @@ func heldoutBenign() []Workload {
 				h.work <- []byte("job")
 			}
 		})},
-	}
+	}, heldout2Benign()...)
 }
 
 // --- leaking ---
@@ -447,7 +447,7 @@ func addSubscriber(h *held, id int) {
 }
 
 func heldoutLeaks() []Workload {
-	return []Workload{
+	return append([]Workload{
 		{Name: "request-map", Leak: true, Marker: "requestTrack", New: heldInst(func(h *held, i int) {
 			// 48 requests a step recorded by ID, never deleted.
 			for j := range 48 {
@@ -501,5 +501,5 @@ func heldoutLeaks() []Workload {
 				addSubscriber(h, 8*i+j)
 			}
 		})},
-	}
+	}, heldout2Leaks()...)
 }
