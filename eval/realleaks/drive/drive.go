@@ -248,6 +248,19 @@ func Do(client *http.Client, r *http.Request) error {
 	return nil
 }
 
+// Get returns the Request of a client that GETs url(n) from the driven
+// service, n counting the requests from 1.
+func Get(client *http.Client, url func(n int64) string) Request {
+	var n atomic.Int64
+	return func(ctx context.Context) error {
+		r, err := http.NewRequestWithContext(ctx, http.MethodGet, url(n.Add(1)), nil)
+		if err != nil {
+			return err
+		}
+		return Do(client, r)
+	}
+}
+
 // Serve serves h on a loopback port and returns its base URL
 // ("http://127.0.0.1:port"), a client for it with a timeout, and a
 // function that stops the server.

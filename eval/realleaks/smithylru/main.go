@@ -106,14 +106,9 @@ func main() {
 		if err != nil {
 			return nil, nil, err
 		}
-		req := func(ctx context.Context) error {
-			url := fmt.Sprintf("%s/%d/object-%d", base, mrand.IntN(buckets), mrand.IntN(1000))
-			r, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-			if err != nil {
-				return err
-			}
-			return drive.Do(client, r)
-		}
+		req := drive.Get(client, func(int64) string {
+			return fmt.Sprintf("%s/%d/object-%d", base, mrand.IntN(buckets), mrand.IntN(1000))
+		})
 		return req, stopServer, nil
 	})
 }

@@ -19,7 +19,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"sync/atomic"
 	"time"
 
 	"github.com/r3labs/sse/v2"
@@ -52,14 +51,7 @@ func main() {
 			stopFeed()
 			return nil, nil, err
 		}
-		var n atomic.Int64
-		req := func(ctx context.Context) error {
-			r, err := http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("%s/quote/SYM%d", base, n.Add(1)%100), nil)
-			if err != nil {
-				return err
-			}
-			return drive.Do(client, r)
-		}
+		req := drive.Get(client, func(n int64) string { return fmt.Sprintf("%s/quote/SYM%d", base, n%100) })
 		return req, func() { stopServer(); stopFeed() }, nil
 	})
 }

@@ -14,7 +14,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"sync/atomic"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill"
@@ -48,14 +47,7 @@ func main() {
 		if err != nil {
 			return nil, nil, err
 		}
-		var n atomic.Int64
-		req := func(ctx context.Context) error {
-			r, err := http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("%s/quote/item-%d", base, n.Add(1)%100), nil)
-			if err != nil {
-				return err
-			}
-			return drive.Do(client, r)
-		}
+		req := drive.Get(client, func(n int64) string { return fmt.Sprintf("%s/quote/item-%d", base, n%100) })
 		return req, func() { stopServer(); bus.Close() }, nil
 	})
 }
