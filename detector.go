@@ -3,6 +3,7 @@ package leakguard
 import (
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"time"
 
@@ -529,23 +530,37 @@ func (d *Detector) look(f *family, s *sampler.Sample, idx int, final bool) []Ale
 		split = 0.5
 	}
 	share, earlyShare := 0.0, 0.0
+	d.minPsOf(persistence)
+	// would is the share this look has if it spends: the final look's, or
+	// the next in the sequence of looks along the way.
+	would := split * finalShare
+	if !final {
+		would = split * stats.SpendWeight(d.looks+1)
+		if d.cfg.finalLook {
+			would *= 1 - finalShare
+		}
+	}
 	switch {
 	case persist > 0 && final:
 		d.tested = true
-		share = split * finalShare
+		share = would
 	case persist > 0:
-		d.looks++
 		d.tested = true
-		share = split * stats.SpendWeight(d.looks)
-		if d.cfg.finalLook {
-			share *= 1 - finalShare
+		// A look at which no test could reach even the loosest tier at
+		// its share (every p-value is at least its test's smallest one)
+		// decides nothing whatever the data: it spends nothing, and the
+		// next look has its share. Whether a look spends depends on the
+		// tests' event counts only, as Tarone's correction does.
+		loosest := would * (1 - min(d.cfg.alertConf, d.cfg.warnConf))
+		if slices.ContainsFunc(d.minPs, func(p float64) bool { return p <= loosest }) {
+			d.looks++
+			share = would
 		}
 	}
 	if suspect > 0 && d.cfg.memLimit > 0 {
 		d.earlyLooks++
 		earlyShare = split * stats.SpendWeight(d.earlyLooks)
 	}
-	d.minPsOf(persistence)
 	alertK := tarone(d.minPs, share*(1-d.cfg.alertConf))
 	warnK := tarone(d.minPs, share*(1-d.cfg.warnConf))
 	d.minPsOf(suspicion)
@@ -616,8 +631,8 @@ func (d *Detector) look(f *family, s *sampler.Sample, idx int, final bool) []Ale
 	// only what falls outside the horizon's window (at least the span's
 	// share of the horizon of any growth, at its worst placement), and a
 	// suspect needs growth of its own in the newer half.
-	if share > 0 {
-		outside := stats.RiseNeeded(0, share*(1-d.cfg.alertConf)/float64(max(alertK, 1)))
+	if persist > 0 {
+		outside := stats.RiseNeeded(0, would*(1-d.cfg.alertConf)/float64(max(alertK, 1)))
 		span := sum.span.Seconds()
 		if span > horizon {
 			sum.alertNeeds = int64(math.Ceil(float64(outside) * span / (span - horizon)))

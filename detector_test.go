@@ -132,6 +132,34 @@ func TestDetectorVerdictSaysWhenNothingCouldBeDecided(t *testing.T) {
 	require.True(t, one.Verdict().Inconclusive)
 }
 
+// TestLooksThatCannotPassSpendNothing: stacks that hold still give tests
+// no event, so no look can reject anything; those looks leave the budget
+// to the first one that could. A leak that starts after three horizons of
+// stillness is then alerted on the first look's share, half the budget.
+func TestLooksThatCannotPassSpendNothing(t *testing.T) {
+	d, err := NewDetector(WithHorizon(horizon4s))
+	require.NoError(t, err)
+	still := map[uint64][2]int64{1: {40, 40}, 2: {7, 7}}
+	for i := range 60 { // 12 s: three horizons
+		d.Observe(counts(i, 0, still))
+	}
+	v := d.Verdict()
+	require.Zero(t, v.Looks, "no look could pass: none spent budget")
+	require.False(t, v.Inconclusive, "the history allowed tests")
+	var alert *Alert
+	for i := 60; i < 200 && alert == nil; i++ {
+		still[3] = [2]int64{int64(3 * (i - 59)), int64(3 * (i - 59))}
+		for _, a := range d.Observe(counts(i, 0, still)) {
+			if a.Severity == SeverityAlert {
+				alert = &a
+			}
+		}
+	}
+	require.NotNil(t, alert)
+	require.Equal(t, uint64(3), alert.Stack)
+	require.Equal(t, uint64(1), d.Verdict().Looks, "the alert came at the first look that spent budget")
+}
+
 func TestDetectorAlertsEarlyBeforeTheMemoryLimit(t *testing.T) {
 	// 64 sampled objects standing for 512 KiB each per sample, against a
 	// 2 GiB limit: reached in about 13 s (64 samples), well before a
