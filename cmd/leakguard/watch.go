@@ -193,9 +193,8 @@ func (w *watcher) say(force bool, format string, args ...any) {
 // much more history a first verdict needs.
 func (w *watcher) status() string {
 	s := fmt.Sprintf("%s, %s tracked", plural(w.profiles, "profile"), plural(w.det.Stats().Tracked, "stack"))
-	if w.det.Verdict().Looks == 0 {
-		need := time.Duration(1.5 * float64(w.horizon))
-		s += fmt.Sprintf(" (a first verdict needs %v of history, %v so far)", need, w.last.Sub(w.first).Round(time.Second))
+	if so := w.last.Sub(w.first); so <= w.horizon {
+		s += fmt.Sprintf(" (a first verdict needs more than the %v horizon of history, %v so far)", w.horizon, so.Round(time.Second))
 	}
 	return s
 }
