@@ -668,7 +668,8 @@ func tarone(minPs []float64, alpha float64) int {
 // consider adds ser's hypotheses at this look: the persistence test at
 // every resolution from the finest whose history spans one and a half
 // horizons to the finest that holds the whole history (the coarsest when
-// none does), and the suspect test (the rise over the finest level holding
+// none does) — until one spans that much, at the finest spanning more than
+// one horizon — and the suspect test (the rise over the finest level holding
 // the whole history, or the coarsest with eight blocks when none does, for
 // a newest count that is still a new high).
 func (d *Detector) consider(f *family, ser *series, horizon float64) {
