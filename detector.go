@@ -34,8 +34,9 @@ var totalFrames = []sampler.Frame{{Function: "(process total)"}}
 // fits in one such window; a sawtooth cannot rise above its own earlier
 // peaks.
 //
-// The false-alarm guarantee: looks are numbered, and look j may spend
-// SpendWeight(j) of each error budget; within a look, Tarone's correction for
+// The false-alarm guarantee: looks are numbered (only those at which some
+// test could pass count), and look j may spend SpendWeight(j) of each
+// error budget; within a look, Tarone's correction for
 // discrete tests divides that share among the stacks whose evidence could
 // reach it at all. By the union bound the probability of any false warning
 // over all stacks and the whole run is at most 1 − warning confidence, and of

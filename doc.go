@@ -96,8 +96,9 @@
 // # The false-alarm guarantee
 //
 // Looks are numbered; look j may spend SpendWeight(j) of the error budget
-// (see package stats), and only looks at which some persistence test is
-// possible are counted. A finite series keeps three quarters of the budget
+// (see package stats), and only looks at which some persistence test could
+// reach the loosest tier at that share are counted: a look where none
+// could decides nothing and leaves its share to the next. A finite series keeps three quarters of the budget
 // for its final look, on all the evidence (WithFinalLook). Within a look, Tarone's correction for discrete
 // tests divides that share among the stacks whose evidence could reach it
 // at all: a stack with m events cannot give a p-value below 2^−m, and the
