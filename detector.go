@@ -3,7 +3,6 @@ package leakguard
 import (
 	"fmt"
 	"math"
-	"slices"
 	"sort"
 	"time"
 
@@ -541,6 +540,10 @@ func (d *Detector) look(f *family, s *sampler.Sample, idx int, final bool) []Ale
 			would *= 1 - finalShare
 		}
 	}
+	// Tarone's divisors at the share the look would have; tarone leaves
+	// minPs sorted.
+	alertK := tarone(d.minPs, would*(1-d.cfg.alertConf))
+	warnK := tarone(d.minPs, would*(1-d.cfg.warnConf))
 	switch {
 	case persist > 0 && final:
 		d.tested = true
@@ -552,8 +555,7 @@ func (d *Detector) look(f *family, s *sampler.Sample, idx int, final bool) []Ale
 		// decides nothing whatever the data: it spends nothing, and the
 		// next look has its share. Whether a look spends depends on the
 		// tests' event counts only, as Tarone's correction does.
-		loosest := would * (1 - min(d.cfg.alertConf, d.cfg.warnConf))
-		if slices.ContainsFunc(d.minPs, func(p float64) bool { return p <= loosest }) {
+		if d.minPs[0] <= would*(1-min(d.cfg.alertConf, d.cfg.warnConf)) {
 			d.looks++
 			share = would
 		}
@@ -562,8 +564,6 @@ func (d *Detector) look(f *family, s *sampler.Sample, idx int, final bool) []Ale
 		d.earlyLooks++
 		earlyShare = split * stats.SpendWeight(d.earlyLooks)
 	}
-	alertK := tarone(d.minPs, share*(1-d.cfg.alertConf))
-	warnK := tarone(d.minPs, share*(1-d.cfg.warnConf))
 	d.minPsOf(suspicion)
 	suspectK := tarone(d.minPs, suspectAlpha)
 	earlyK := tarone(d.minPs, earlyShare*(1-d.cfg.alertConf))
