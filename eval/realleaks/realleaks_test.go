@@ -85,6 +85,17 @@ var cases = []leakCase{
 		Rate:      "50",
 		Guard:     true,
 	},
+	{
+		Dir: "otelmeter", Module: "go.opentelemetry.io/otel", Leaky: "v1.29.0", Fixed: "v1.30.0",
+		Fix:  "https://github.com/open-telemetry/opentelemetry-go/pull/5754",
+		Leak: "the global Meter keeps every instrument created before a MeterProvider is set, identical ones included",
+		LeakFuncs: []string{
+			"go.opentelemetry.io/otel/internal/global.(*meter).Int64Counter",
+			"go.opentelemetry.io/otel/internal/global.(*meter).Float64Histogram",
+		},
+		Rate:  "300",
+		Guard: true,
+	},
 }
 
 // flag is one alert or suspect, from the CLI's JSON or the Guard's report.
