@@ -88,6 +88,7 @@ type family struct {
 	rate      int64
 	n         uint64 // samples since the family (re)started
 	nextLook  uint64
+	nextAt    float64     // family time by which a look is due (seconds)
 	lookedAt  uint64      // n at the newest look
 	lookTime  float64     // family time of the newest look (seconds)
 	concluded bool        // the final look (WithFinalLook) ran
@@ -304,10 +305,10 @@ func (d *Detector) Observe(s *sampler.Sample) []Alert {
 	f.evictions = f.store.Evictions()
 	d.update(f.total, &tot, tot.InUseSampled, tot.AllocSampled, i)
 
-	if f.n < f.nextLook && t-f.lookTime < maxLookGap*d.cfg.horizon.Seconds() {
+	if f.n < f.nextLook && t < f.nextAt && t-f.lookTime < maxLookGap*d.cfg.horizon.Seconds() {
 		return nil
 	}
-	f.nextLook, f.lookTime = nextLook(f.n), t
+	f.nextLook, f.nextAt, f.lookTime = nextLook(f.n), nextLookAt(f.n, t), t
 	raised := d.look(f, s, idx, false)
 	d.alerts = append(d.alerts, raised...)
 	// Each tracked stack escalates at most three times, but stacks evicted
@@ -352,6 +353,21 @@ func nextLook(n uint64) uint64 {
 		return n + 1
 	}
 	return max(n+1, uint64(math.Ceil(float64(n)*math.Pow(2, 0.25))))
+}
+
+// nextLookAt is when the next look is due whatever the sample count: four
+// times per doubling of the time as well. A sample needs a completed
+// collection, and a leaking heap collects ever less often — a service
+// sampled every ten seconds at first may be sampled once a minute ten
+// minutes later, when looking four times per doubling of the samples would
+// leave five minutes between looks. The time is stretched by the mean gap
+// between samples so far (n/(n−1)), so that at a steady pace the sample
+// count's schedule comes first and the two do not add up to more looks.
+func nextLookAt(n uint64, t float64) float64 {
+	if n < 16 {
+		return 0 // every sample is a look until then
+	}
+	return t * math.Pow(2, 0.25) * float64(n) / float64(n-1)
 }
 
 // sampledCounts returns a record's live sampled objects and cumulative
@@ -400,7 +416,7 @@ func (d *Detector) restart(f *family, s *sampler.Sample) {
 	f.store.Purge()
 	clear(f.byPos)
 	f.clock, _ = storage.NewClock(d.cfg.history, d.cfg.levels)
-	f.n, f.nextLook, f.lookTime = 0, 1, 0
+	f.n, f.nextLook, f.nextAt, f.lookTime = 0, 1, 0, 0
 	f.started = true
 	f.epoch = s.Epoch
 	f.origin, f.last = s.Time, s.Time
@@ -669,8 +685,9 @@ func tarone(minPs []float64, alpha float64) int {
 // consider adds ser's hypotheses at this look: the persistence test at
 // every resolution from the finest whose history spans one and a half
 // horizons to the finest that holds the whole history (the coarsest when
-// none does) — until one spans that much, at the finest spanning more than
-// one horizon — and the suspect test (the rise over the finest level holding
+// none does) — until one spans that much, at every level spanning more
+// than one horizon, up to the finest holding the whole history — and the
+// suspect test (the rise over the finest level holding
 // the whole history, or the coarsest with eight blocks when none does, for
 // a newest count that is still a new high).
 func (d *Detector) consider(f *family, ser *series, horizon float64) {
@@ -679,6 +696,9 @@ func (d *Detector) consider(f *family, ser *series, horizon float64) {
 	suspectLevel := -1
 	whole := false // a level tested so far holds the whole history
 	young := -1    // the finest level spanning more than one horizon
+	// youngTop is the finest level spanning more than one horizon that
+	// holds the whole history, or the coarsest such level.
+	youngTop, youngWhole := -1, false
 	for k := 0; k < ser.counts.Levels(); k++ {
 		n := ser.counts.Len(k)
 		if suspectLevel < 0 || !ser.counts.Whole(suspectLevel) {
@@ -700,19 +720,24 @@ func (d *Detector) consider(f *family, ser *series, horizon float64) {
 			// level: those would test the same evidence with the horizon
 			// placed less precisely.
 			whole = ser.counts.Whole(k)
-		} else if young < 0 && times[len(times)-1]-times[0] > horizon {
-			young = k
+		} else if times[len(times)-1]-times[0] > horizon && !youngWhole {
+			if young < 0 {
+				young = k
+			}
+			youngTop, youngWhole = k, ser.counts.Whole(k)
 		}
 	}
-	// Until some level spans one and a half horizons, the finest spanning
-	// more than one is tested: the test is valid whatever the span (growth
+	// Until some level spans one and a half horizons, the levels spanning
+	// more than one are tested: the test is valid whatever the span (growth
 	// outside every window placement is what it counts, none when nothing
 	// lies outside), and a fast leak has all the evidence it needs a few
-	// blocks past the horizon. Later, the levels spanning one and a half
-	// horizons leave outside the window enough for a slow one.
+	// blocks past the horizon. The finest of them may span barely more than
+	// the horizon, leaving nothing outside, while a coarser one already
+	// leaves minutes. Later, the levels spanning one and a half horizons
+	// leave outside the window enough for a slow one.
 	lateSuspicion := finest >= 0
 	if finest < 0 && young >= 0 {
-		finest, coarsest = young, young
+		finest, coarsest = young, youngTop
 	}
 	if finest < 0 && suspectLevel < 0 {
 		return

@@ -107,8 +107,9 @@
 // at most 1 − alert confidence (default 1 %), and at warning severity at
 // most 1 − warning confidence (default 5 %), however long the service runs.
 // Looks come at every sample up to the sixteenth, then four times per
-// doubling of the sample count, so the budget falls with the number of
-// looks, not of samples — and at least once per horizon, so that a leak
+// doubling of the sample count or of the time, whichever comes first, so
+// the budget falls with the number of looks, not of samples — and at least
+// once per horizon, so that a leak
 // starting on a service's tenth day does not wait a day for a look. Suspects are a per-look reading at level 0.2
 // across the stacks that could pass, not covered by the run-long
 // guarantee.
