@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -23,7 +24,7 @@ func runAnalyze(args []string, stdout, stderr io.Writer) int {
 	groupBy := fs.String("group-by", "", "dir: each directory holding profiles is one replica of the same service; a leak is reported once with the number of replicas it was flagged on")
 	maxSize := registerMaxSize(fs)
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "usage: leakguard analyze [flags] PATH...\n\nPATH is a pprof heap or goroutine profile (debug=0 format, gzipped or not,\nor debug=1 text) or a directory of them; all must be of one kind. The series\nis ordered by each profile's own timestamp; a debug=1 profile has none and is\nplaced at its file's modification time (and its stacks are named by\naddress). Goroutine leaks are reported per creation site.\n\nflags:")
+		fmt.Fprintln(fs.Output(), "usage: leakguard analyze [flags] PATH...\n\nPATH is a pprof heap or goroutine profile (debug=0 format, gzipped or not,\nor debug=1 text) or a directory of them; all must be of one kind. The series\nis ordered by each profile's own timestamp; a debug=1 profile has none and is\nplaced at its file's modification time (and its stacks are named by\naddress). Goroutine leaks are reported per creation site.\n\nA series follows one process in snapshots: delta profiles (?seconds=N), a mix of\ndebug=1 and debug=0, a restart of the process and a change of its\nruntime.MemProfileRate are refused, naming the files.\n\nflags:")
 		fs.PrintDefaults()
 	}
 	paths, code, ok := parseArgs(fs, args, stdout, stderr)
@@ -53,7 +54,7 @@ func runAnalyze(args []string, stdout, stderr io.Writer) int {
 	}
 	files, err := pprofile.Open(paths, opts...)
 	if err != nil {
-		fmt.Fprintln(stderr, "leakguard analyze:", tooLarge(err))
+		fmt.Fprintln(stderr, "leakguard analyze:", skipHint(tooLarge(err)))
 		return exitUsage
 	}
 	for _, e := range files.Skipped() {
@@ -81,6 +82,17 @@ func runAnalyze(args []string, stdout, stderr io.Writer) int {
 	return emit(rep, &out, stdout, stderr)
 }
 
+// skipHint adds to the error of a file that is not a heap or goroutine
+// profile (a README or a JSON report beside the profiles, an empty file, a
+// CPU profile) how to leave such files out. Open returns such errors only
+// without --skip-bad.
+func skipHint(err error) error {
+	if errors.Is(err, pprofile.ErrNotProfile) || errors.Is(err, pprofile.ErrNotSupported) {
+		return fmt.Errorf("%w (--skip-bad leaves out files that are not heap or goroutine profiles)", err)
+	}
+	return err
+}
+
 // analyzeReplicas runs one detector per replica — each directory holding
 // profiles — and merges what they flag by symbolised stack. Every replica's
 // detector runs at level α/R (Bonferroni), so the probability of any false
@@ -106,7 +118,7 @@ func analyzeReplicas(paths []string, opts []pprofile.FilesOption, out *outputFla
 	for _, dir := range dirs {
 		files, err := pprofile.Open(groups[dir], opts...)
 		if err != nil {
-			fmt.Fprintf(stderr, "leakguard analyze: replica %s: %v\n", dir, tooLarge(err))
+			fmt.Fprintf(stderr, "leakguard analyze: replica %s: %v\n", dir, skipHint(tooLarge(err)))
 			return exitUsage
 		}
 		for _, e := range files.Skipped() {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"encoding/xml"
 	"fmt"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	httppprof "net/http/pprof"
@@ -204,6 +205,7 @@ func TestAnalyzeInputErrors(t *testing.T) {
 		{"bad confidence", []string{"analyze", "--confidence", "1.5", good}, exitUsage, "--confidence"},
 		{"missing file", []string{"analyze", filepath.Join(dir, "nope")}, exitUsage, "nope"},
 		{"corrupt file named", []string{"analyze", corrupt}, exitUsage, "corrupt.pb.gz"},
+		{"how to leave out what is not a profile", []string{"analyze", corrupt}, exitUsage, "(--skip-bad leaves out files that are not heap or goroutine profiles)"},
 		{"a CPU profile", []string{"analyze", cpu}, exitUsage, "cpu.pb.gz: neither a heap nor a goroutine profile"},
 		{"skip bad", []string{"analyze", "--skip-bad", corrupt, filepath.Join(good, entries[0].Name()), filepath.Join(good, entries[1].Name())}, exitInconclusive, "inconclusive: 2 samples"},
 		{"same file twice", []string{"analyze", filepath.Join(good, entries[0].Name()), filepath.Join(good, entries[0].Name())}, exitUsage, "same timestamp"},
@@ -274,6 +276,7 @@ func TestWatchSurvivesErrorsAndGarbage(t *testing.T) {
 		want string
 	}{
 		{[]string{"watch", "file:///etc/passwd"}, "only http and https"},
+		{[]string{"watch", srv.URL + "/debug/pprof/heap?seconds=5"}, "drop seconds= from the URL"},
 		{[]string{"watch", "--interval", "0s", srv.URL}, "--interval"},
 		{[]string{"watch"}, "usage"},
 	}
@@ -416,4 +419,77 @@ func (o suspectsOut) at(t *testing.T, suffix string) suspect {
 	}
 	require.Failf(t, "no suspect", "none at %s among %d suspects", suffix, len(o.Suspects))
 	return suspect{}
+}
+
+// heapAt is a synthetic heap profile at second sec of a process that has
+// sampled allocs allocations of 1 KiB objects since it started (the values
+// are the scaled estimates the runtime writes).
+func heapAt(sec, rate, allocs int64) *profile.Profile {
+	fn := &profile.Function{ID: 1, Name: "main.handle", Filename: "main.go"}
+	loc := &profile.Location{ID: 1, Line: []profile.Line{{Function: fn, Line: 7}}}
+	n := int64(float64(allocs) / -math.Expm1(-1024/float64(rate)))
+	return &profile.Profile{
+		SampleType: []*profile.ValueType{
+			{Type: "alloc_objects", Unit: "count"}, {Type: "alloc_space", Unit: "bytes"},
+			{Type: "inuse_objects", Unit: "count"}, {Type: "inuse_space", Unit: "bytes"},
+		},
+		PeriodType: &profile.ValueType{Type: "space", Unit: "bytes"},
+		Period:     rate,
+		Sample:     []*profile.Sample{{Location: []*profile.Location{loc}, Value: []int64{n, n << 10, n / 10, n << 10 / 10}}},
+		Location:   []*profile.Location{loc},
+		Function:   []*profile.Function{fn},
+		TimeNanos:  sec * 1e9,
+	}
+}
+
+// TestWatchFollowsOneProcess serves scripted endpoints. One that serves
+// what watch cannot use — a CPU profile, a delta, a heap sampled at a new
+// rate — stops it at once with the reason (retrying would not help; the
+// --give-up of an hour would otherwise hold the test); a restart is said
+// on stderr and the series start over.
+func TestWatchFollowsOneProcess(t *testing.T) {
+	cpu := &profile.Profile{
+		SampleType: []*profile.ValueType{{Type: "samples", Unit: "count"}, {Type: "cpu", Unit: "nanoseconds"}},
+		TimeNanos:  1,
+	}
+	delta := heapAt(1, 512<<10, 100)
+	delta.DurationNanos = 5e9
+	serve := func(script ...*profile.Profile) *httptest.Server {
+		var mu sync.Mutex
+		n := 0
+		return httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			mu.Lock()
+			defer mu.Unlock()
+			require.NoError(t, script[min(n, len(script)-1)].Write(w)) // then the last again: no GC since
+			n++
+		}))
+	}
+	for _, tc := range []struct {
+		name   string
+		script []*profile.Profile
+		code   int
+		want   string
+	}{
+		{"a CPU profile", []*profile.Profile{cpu}, exitUsage, "neither a heap nor a goroutine profile"},
+		{"a delta", []*profile.Profile{delta}, exitUsage, "a delta profile"},
+		{"a new rate", []*profile.Profile{heapAt(1, 512<<10, 100), heapAt(2, 512<<10, 200), heapAt(3, 64<<10, 300)}, exitUsage,
+			"the heap profile's sampling rate changed (runtime.MemProfileRate, from 524288 to 65536 bytes)"},
+		{"a restart", []*profile.Profile{heapAt(1, 512<<10, 100), heapAt(2, 512<<10, 200), heapAt(3, 512<<10, 20), heapAt(4, 512<<10, 40)}, exitInconclusive,
+			"the target restarted (its allocations since it started fell): every stack's history starts over"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := serve(tc.script...)
+			defer srv.Close()
+			// Only a run that stops on the profile it cannot use ends
+			// before --duration; the restart's script ends by repeating
+			// its last profile, and that run ends by its length.
+			length := "1h"
+			if tc.code == exitInconclusive {
+				length = "300ms"
+			}
+			code, out, errs := runCLI("watch", "--interval", "1ms", "--give-up", "1h", "--duration", length, "--progress", "0", srv.URL+"/debug/pprof/heap")
+			require.Equal(t, tc.code, code, out+errs)
+			require.Contains(t, errs, tc.want)
+		})
+	}
 }

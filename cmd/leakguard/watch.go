@@ -29,7 +29,7 @@ func runWatch(args []string, stdout, stderr io.Writer) int {
 	save := fs.String("save", "", "save every fetched profile in this directory")
 	maxSize := registerMaxSize(fs)
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "usage: leakguard watch [flags] URL\n\nURL is a live heap or goroutine profile endpoint, e.g.\nhttp://localhost:6060/debug/pprof/heap or http://localhost:6060/debug/pprof/goroutine\n(the kind is told by the profile's sample types; goroutine leaks are reported\nper creation site). Progress goes to stderr. Stops on SIGINT/SIGTERM, after\n--duration, or after --give-up of continuous failure.\n\nflags:")
+		fmt.Fprintln(fs.Output(), "usage: leakguard watch [flags] URL\n\nURL is a live heap or goroutine profile endpoint, e.g.\nhttp://localhost:6060/debug/pprof/heap or http://localhost:6060/debug/pprof/goroutine\n(the kind is told by the profile's sample types; goroutine leaks are reported\nper creation site). Progress goes to stderr. Stops on SIGINT/SIGTERM, after\n--duration, or after --give-up of continuous failure. A URL with seconds= (a\ndelta) is refused; a restart of the target starts every stack's history over;\na CPU profile, a delta or a new heap sampling rate stops the run at once.\n\nflags:")
 		fs.PrintDefaults()
 	}
 	pos, code, ok := parseArgs(fs, args, stdout, stderr)
@@ -60,7 +60,20 @@ func runWatch(args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	defer src.Close()
-	return live.run("watch", src, &out, nil, stdout, stderr)
+	// An endpoint that serves a CPU profile or a delta, or whose process
+	// changed its sampling rate, will not serve a usable profile by being
+	// asked again: stop at once instead of retrying for --give-up. The run
+	// did not end as asked, so no leak seen is not a clean bill.
+	var broken bool
+	final := func(err error) bool {
+		broken = errors.Is(err, pprofile.ErrNotSupported) || errors.Is(err, pprofile.ErrDelta) || errors.Is(err, pprofile.ErrRateChanged)
+		return broken
+	}
+	code = live.run("watch", src, &out, final, stdout, stderr)
+	if broken && code != exitLeak {
+		return exitUsage
+	}
+	return code
 }
 
 // countArgs describes the positional arguments given, for a usage error.
@@ -174,6 +187,7 @@ type watcher struct {
 	profiles    int
 	first, last time.Time
 	gaveUp      bool
+	epoch       uint64
 
 	lastProgress time.Time
 }
@@ -268,7 +282,11 @@ func (w *watcher) loop(ctx context.Context) {
 		idle = 0
 		if w.profiles == 0 {
 			w.first = s.Time
+		} else if s.Epoch != w.epoch {
+			// The detector starts every series over at a new epoch.
+			fmt.Fprintf(w.stderr, "leakguard %s: the target restarted (its allocations since it started fell): every stack's history starts over\n", w.cmd)
 		}
+		w.epoch = s.Epoch
 		w.last = s.Time
 		w.profiles++
 		leak := false

@@ -35,6 +35,39 @@ var ErrNotSupported = errors.New("neither a heap nor a goroutine profile (want i
 // it equals.
 var ErrNotHeap = ErrNotSupported
 
+// ErrDelta is returned, wrapped with the file or URL, for a delta profile:
+// what net/http/pprof serves for /debug/pprof/heap?seconds=N (or
+// goroutine?seconds=N) is the difference between two snapshots N seconds
+// apart, its in-use values changes over that interval, some negative.
+// leakguard tests how the live objects of each stack evolve from one
+// snapshot to the next; a series of deltas taken at intervals of the
+// user's choosing, with gaps between them, holds no such level and cannot
+// be turned back into one, so it is refused rather than read as a flat
+// heap. Such a profile is told by its duration (DurationNanos, set only on
+// deltas among heap and goroutine profiles) or by a negative in-use value.
+var ErrDelta = errors.New("a delta profile (the change over an interval, as ?seconds=N serves), not a snapshot: fetch the endpoint without seconds=")
+
+// checkSnapshot returns an error wrapping ErrDelta for a heap or goroutine
+// profile that is a delta between two snapshots.
+func checkSnapshot(p *profile.Profile, source string) error {
+	delta := p.DurationNanos != 0
+	for i, t := range p.SampleType {
+		if delta || (t.Type != "inuse_space" && t.Type != "inuse_objects" && t.Type != "goroutine") {
+			continue
+		}
+		for _, s := range p.Sample {
+			if i < len(s.Value) && s.Value[i] < 0 {
+				delta = true
+				break
+			}
+		}
+	}
+	if delta {
+		return fmt.Errorf("%s: %w", source, ErrDelta)
+	}
+	return nil
+}
+
 // ResourceOf tells what a profile measures from its sample types:
 // sampler.Heap for a heap profile, sampler.Goroutines for a goroutine
 // profile; ok is false for any other profile.
@@ -54,7 +87,8 @@ func ResourceOf(p *profile.Profile) (r sampler.Resource, ok bool) {
 }
 
 // FromProfile converts one parsed heap or goroutine profile into a Sample;
-// the kind is told by the profile's sample types (ResourceOf). Time is the
+// the kind is told by the profile's sample types (ResourceOf). A delta
+// profile is refused (ErrDelta). Time is the
 // profile's own TimeNanos. source names the profile in errors and reports.
 //
 // A heap profile's records are aggregated per symbolised stack and Rate is
@@ -76,6 +110,9 @@ func FromProfile(p *profile.Profile, source string, st SampleType) (*sampler.Sam
 	res, ok := ResourceOf(p)
 	if !ok {
 		return nil, fmt.Errorf("%s: %w", source, ErrNotSupported)
+	}
+	if err := checkSnapshot(p, source); err != nil {
+		return nil, err
 	}
 	if res == sampler.Goroutines {
 		return fromGoroutineProfile(p, source, st)

@@ -10,7 +10,10 @@
 // debug=0 (protobuf) format is the one to collect; Open also reads the
 // debug=1 text format, which has neither a timestamp (the file's
 // modification time stands in) nor symbols the parser reads (its frames
-// are addresses).
+// are addresses). A series must follow one process in snapshots: delta
+// profiles (ErrDelta), a restart and a change of sampling rate are
+// refused by Open; HTTP starts a new Epoch at a restart and fails with
+// ErrRateChanged at a new rate.
 //
 // Profiles are parsed with github.com/google/pprof/profile (gzipped or
 // not), decompressed here within a size limit (DefaultMaxProfileSize) so

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math"
 	"os"
 	"path/filepath"
 	"sort"
@@ -69,8 +70,11 @@ func WithSampleType(st SampleType) FilesOption {
 // of heap profiles or of goroutine profiles, told by their sample types
 // (Resource reports which). Errors name the file: unreadable or corrupt
 // files (unless SkipBad), files over the size limit (unless SkipBad),
-// profiles of neither kind, a mix of both kinds, two profiles with the same
-// timestamp, profiles of different programs, and a directory with no files.
+// profiles of neither kind, delta profiles (ErrDelta), a mix of both kinds,
+// a mix of the debug=1 and debug=0 formats, two profiles with the same
+// timestamp, profiles of different programs, heap profiles at different
+// sampling rates or of different processes (a restart: see comparable),
+// and a directory with no files.
 // A profile without a timestamp of its own (the debug=1 text format) is
 // placed at its file's modification time (see Undated).
 func Open(paths []string, opts ...FilesOption) (*Files, error) {
@@ -118,6 +122,7 @@ func Open(paths []string, opts ...FilesOption) (*Files, error) {
 		name    string
 		prof    *profile.Profile
 		program string
+		undated bool
 	}
 	var all []loaded
 	var firstOfKind string
@@ -128,6 +133,8 @@ func Open(paths []string, opts ...FilesOption) (*Files, error) {
 			var ok bool
 			if res, ok = ResourceOf(p); !ok {
 				err = fmt.Errorf("%s: %w", name, ErrNotSupported)
+			} else {
+				err = checkSnapshot(p, name)
 			}
 		}
 		if err != nil {
@@ -137,7 +144,8 @@ func Open(paths []string, opts ...FilesOption) (*Files, error) {
 			}
 			return nil, err
 		}
-		if p.TimeNanos == 0 {
+		undated := p.TimeNanos == 0
+		if undated {
 			// The legacy text formats (debug=1) carry no time: a file
 			// saved as the profile was fetched was written when it was
 			// taken.
@@ -153,12 +161,26 @@ func Open(paths []string, opts ...FilesOption) (*Files, error) {
 		} else if res != f.resource {
 			return nil, fmt.Errorf("%s is a %s profile and %s a %s profile: analyse one kind at a time", firstOfKind, kindName(f.resource), name, kindName(res))
 		}
-		all = append(all, loaded{name, p, program(p)})
+		all = append(all, loaded{name, p, program(p), undated})
 	}
 	if len(all) == 0 {
 		return nil, errors.Join(append([]error{errors.New("no readable heap or goroutine profiles")}, f.skipped...)...)
 	}
 	sort.SliceStable(all, func(i, j int) bool { return all[i].prof.TimeNanos < all[j].prof.TimeNanos })
+	if f.undated > 0 && f.undated < len(all) {
+		// The text format's stacks are addresses, the protobuf's are
+		// functions and lines: the same stack would be two series, each
+		// present in every other profile.
+		text, proto := all[0].name, all[0].name
+		for _, l := range all {
+			if l.undated {
+				text = l.name
+			} else {
+				proto = l.name
+			}
+		}
+		return nil, fmt.Errorf("%s is a debug=1 text profile (stacks named by address) and %s a debug=0 profile (stacks named by function): their stacks do not line up; analyse profiles of one format", text, proto)
+	}
 	var last uint64
 	for i := range all {
 		if i > 0 && all[i].prof.TimeNanos == all[i-1].prof.TimeNanos {
@@ -174,6 +196,11 @@ func Open(paths []string, opts ...FilesOption) (*Files, error) {
 		s, err := FromProfile(all[i].prof, all[i].name, cfg.sampleType)
 		if err != nil {
 			return nil, err
+		}
+		if i > 0 && f.resource == sampler.Heap {
+			if err := comparable(all[i-1].name, all[i].name, all[i-1].prof, all[i].prof); err != nil {
+				return nil, err
+			}
 		}
 		// A heap profile only changes when a GC runs: the same numbers under
 		// a later timestamp are not a new observation, and counting them
@@ -199,6 +226,74 @@ func parseFile(name string, limit int64) (*profile.Profile, error) {
 	defer f.Close()
 	_, p, err := readProfile(f, limit, name, "as stored")
 	return p, err
+}
+
+// comparable returns an error when the heap profile b cannot continue the
+// series that a, the profile before it, belongs to.
+//
+// A restart breaks it: sampled allocations since the process started never
+// decrease while it runs, so fewer mean b is of another process than a
+// (the process restarted, or two processes of one build are mixed, which
+// the build ID cannot tell apart). Read as one series, a leak that each
+// process had is cut short at the restart and can go unseen, and
+// interleaved processes are noise. Goroutine profiles have no cumulative
+// counts; a restart between them is not detected.
+//
+// So does a change of sampling rate within a process
+// (runtime.MemProfileRate, the profile's Period): after a lower rate, the
+// objects sampled before it are sampled more densely once replaced, so a
+// stack that merely turns its objects over rises steadily in sampled
+// objects — a false leak, and one that lasts in the later profiles until
+// the objects sampled at the old rate are freed: only the profiles from
+// before the change are sound.
+func comparable(aName, bName string, a, b *profile.Profile) error {
+	if sampledAllocs(b) < sampledAllocs(a) {
+		return fmt.Errorf("%s counts fewer allocations since its process started than %s, taken before it: the process restarted between them, or the profiles are of two processes; a series must follow one process: analyse each process's profiles separately (a directory each, with --group-by dir to test them together as replicas)",
+			bName, aName)
+	}
+	if a.Period != b.Period {
+		return fmt.Errorf("%s was sampled at a rate of %d bytes and %s, after it, at %d (runtime.MemProfileRate changed): objects sampled before the change stay in later profiles and read as growth once replaced at the new rate; analyse the profiles from before it (and set the rate once, early in main)",
+			aName, a.Period, bName, b.Period)
+	}
+	return nil
+}
+
+// sampledAllocs returns how many allocations the runtime sampled in the
+// heap profile's process since it started: each sample's alloc_objects
+// estimate unscaled at the rate the profile was written with, which counts
+// them whatever the rate was when they were sampled. It never decreases
+// while the process runs; 0 without allocation counts. Each of the
+// runtime's samples holds objects of one size, which the unscaling needs:
+// a Record, summed over sizes, would only approximate it.
+func sampledAllocs(p *profile.Profile) int64 {
+	objects, space := -1, -1
+	for i, t := range p.SampleType {
+		switch t.Type {
+		case "alloc_objects":
+			objects = i
+		case "alloc_space":
+			space = i
+		}
+	}
+	if objects < 0 {
+		return 0
+	}
+	var n int64
+	for _, s := range p.Sample {
+		if objects >= len(s.Value) || s.Value[objects] <= 0 {
+			continue
+		}
+		count := s.Value[objects]
+		if p.Period <= 1 || space < 0 || space >= len(s.Value) || s.Value[space] <= 0 {
+			n += count
+			continue
+		}
+		// An object of size z is sampled with probability 1 − exp(−z/rate);
+		// the runtime divided the sampled count by it.
+		keep := -math.Expm1(-float64(s.Value[space]) / float64(count) / float64(p.Period))
+		n += int64(math.Round(float64(count) * keep))
+	}
+	return n
 }
 
 // kindName names a resource's profile in messages.

@@ -31,6 +31,9 @@ type HTTP struct {
 	saved      int
 	maxSize    int64
 	resource   sampler.Resource
+	lastRate   int64  // the current process's heap sampling rate
+	lastAllocs int64  // the last heap profile's sampledAllocs
+	epoch      uint64 // counts the target's restarts, from 1
 }
 
 // digest summarises a Sample's numbers, to recognise a repeated profile.
@@ -125,6 +128,9 @@ func NewHTTP(rawURL string, opts ...HTTPOption) (*HTTP, error) {
 	if u.Host == "" {
 		return nil, fmt.Errorf("invalid URL %q: no host", rawURL)
 	}
+	if u.Query().Has("seconds") {
+		return nil, fmt.Errorf("invalid URL %q: seconds= asks for a profile over an interval (for heap and goroutine profiles, the change between two snapshots), and leakguard needs the snapshots themselves: drop seconds= from the URL", rawURL)
+	}
 	cfg := httpConfig{timeout: 30 * time.Second, sampleType: InUseSpace, maxSize: DefaultMaxProfileSize}
 	for _, o := range opts {
 		if o == nil {
@@ -135,7 +141,7 @@ func NewHTTP(rawURL string, opts ...HTTPOption) (*HTTP, error) {
 		}
 	}
 	h := &HTTP{url: rawURL, client: &http.Client{Timeout: cfg.timeout}, gc: cfg.gc, saveDir: cfg.saveDir,
-		sampleType: cfg.sampleType, maxSize: cfg.maxSize, resource: sampler.Heap}
+		sampleType: cfg.sampleType, maxSize: cfg.maxSize, resource: sampler.Heap, epoch: 1}
 	if strings.HasSuffix(strings.TrimSuffix(u.Path, "/"), "/goroutine") {
 		h.resource = sampler.Goroutines
 	}
@@ -145,6 +151,10 @@ func NewHTTP(rawURL string, opts ...HTTPOption) (*HTTP, error) {
 // Sample fetches and parses one profile. It returns sampler.ErrNoNewData
 // when the server returned the same profile as last time (same TimeNanos)
 // or, for a heap profile, the same numbers (no GC completed in between).
+// A heap profile whose cumulative sampled allocations fell is of a
+// restarted process: its Sample starts a new Epoch, so that a Detector
+// starts every series over. One of the same process at another sampling
+// rate is an error wrapping ErrRateChanged.
 func (h *HTTP) Sample(ctx context.Context) (*sampler.Sample, error) {
 	u, _ := url.Parse(h.url)
 	if h.gc {
@@ -180,6 +190,19 @@ func (h *HTTP) Sample(ctx context.Context) (*sampler.Sample, error) {
 		return nil, err
 	}
 	h.resource = s.Resource
+	if s.Resource == sampler.Heap {
+		// What comparable refuses in a stored series: a new process
+		// starts new series; a rate change ends the usable ones.
+		allocs := sampledAllocs(p)
+		if h.fetched && allocs < h.lastAllocs {
+			h.epoch++
+		} else if h.lastRate != 0 && s.Rate != h.lastRate {
+			return nil, fmt.Errorf("%s: %w (runtime.MemProfileRate, from %d to %d bytes): objects sampled at the old rate stay in later profiles and read as growth once replaced at the new rate; watch a process that sets its rate once, early in main",
+				h.url, ErrRateChanged, h.lastRate, s.Rate)
+		}
+		h.lastRate, h.lastAllocs = s.Rate, allocs
+	}
+	s.Epoch = h.epoch
 	// Without gc=1 the server's heap profile only changes when its GC
 	// runs; a new timestamp on the same numbers is not a new observation,
 	// and counting it would fake persistence. A goroutine profile is
@@ -199,6 +222,13 @@ func (h *HTTP) Sample(ctx context.Context) (*sampler.Sample, error) {
 	}
 	return s, nil
 }
+
+// ErrRateChanged is wrapped by the error of every heap profile fetched
+// after the target changed runtime.MemProfileRate: objects sampled at the
+// old rate stay in its profiles until freed, and those replaced at a lower
+// rate read as growth (see Open), so no later profile of that process is
+// sound.
+var ErrRateChanged = errors.New("the heap profile's sampling rate changed")
 
 // ErrNotSaved is wrapped by the error of a Sample that was fetched but
 // could not be written to the SaveTo directory: the returned Sample is

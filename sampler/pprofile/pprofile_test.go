@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -205,6 +206,7 @@ func TestOpenSkipsRepeatedProfiles(t *testing.T) {
 	require.NoError(t, err)
 	dir := t.TempDir()
 	var names []string
+	p.TimeNanos -= 10e9 // the repeats come before the other profile, taken later
 	for i := range 3 {
 		p.TimeNanos += int64(i+1) * 1e9
 		var buf bytes.Buffer
@@ -242,8 +244,10 @@ func TestOpenPlacesTextProfilesAtTheirFilesTimes(t *testing.T) {
 		return path
 	}
 	for _, kind := range []string{"heap", "goroutine"} {
-		later := write(kind+"-a.txt", kind, base.Add(2*time.Second))
+		// Written in time order (a heap profile's allocations only grow),
+		// named against it.
 		earlier := write(kind+"-b.txt", kind, base.Add(time.Second))
+		later := write(kind+"-a.txt", kind, base.Add(2*time.Second))
 		f, err := Open([]string{later, earlier})
 		require.NoError(t, err, kind)
 		require.Equal(t, 2, f.Undated(), kind)
@@ -256,5 +260,133 @@ func TestOpenPlacesTextProfilesAtTheirFilesTimes(t *testing.T) {
 		same := write(kind+"-c.txt", kind, base.Add(time.Second))
 		_, err = Open([]string{earlier, same})
 		require.ErrorContains(t, err, "modification times", kind)
+	}
+}
+
+// snapshot is a synthetic heap profile of one process at second sec: one
+// stack of which the runtime sampled allocs objects of 1 KiB since the
+// process started, inuse of them live, at rate bytes; its values are the
+// estimates scaled from them, as the runtime writes them.
+func snapshot(sec, rate, allocs, inuse int64) *profile.Profile {
+	scale := 1 / -math.Expm1(-1024/float64(rate))
+	allocs, inuse = int64(float64(allocs)*scale), int64(float64(inuse)*scale)
+	fn := &profile.Function{ID: 1, Name: "main.handle", Filename: "main.go"}
+	loc := &profile.Location{ID: 1, Line: []profile.Line{{Function: fn, Line: 7}}}
+	return &profile.Profile{
+		SampleType: []*profile.ValueType{
+			{Type: "alloc_objects", Unit: "count"}, {Type: "alloc_space", Unit: "bytes"},
+			{Type: "inuse_objects", Unit: "count"}, {Type: "inuse_space", Unit: "bytes"},
+		},
+		PeriodType: &profile.ValueType{Type: "space", Unit: "bytes"},
+		Period:     rate,
+		Sample:     []*profile.Sample{{Location: []*profile.Location{loc}, Value: []int64{allocs, allocs << 10, inuse, inuse << 10}}},
+		Location:   []*profile.Location{loc},
+		Function:   []*profile.Function{fn},
+		TimeNanos:  sec * 1e9,
+	}
+}
+
+// TestOpenRefusesWhatIsNotOneSeries stores series that do not follow one
+// process's heap through snapshots: each is refused with what is wrong,
+// naming the file, rather than read as a flat or growing heap.
+func TestOpenRefusesWhatIsNotOneSeries(t *testing.T) {
+	delta := snapshot(3, 512<<10, 300, 30)
+	delta.DurationNanos = 5e9 // what /debug/pprof/heap?seconds=5 serves
+	negative := snapshot(3, 512<<10, 300, 30)
+	negative.Sample[0].Value[2], negative.Sample[0].Value[3] = -4, -4<<10
+	for _, tc := range []struct {
+		name  string
+		ps    []*profile.Profile
+		opts  []FilesOption
+		want  string
+		is    error
+		count int // profiles in the series when accepted
+	}{
+		{"one process", []*profile.Profile{snapshot(1, 512<<10, 100, 10), snapshot(2, 512<<10, 200, 20), snapshot(3, 512<<10, 300, 30)}, nil, "", nil, 3},
+		{"delta profile", []*profile.Profile{snapshot(1, 512<<10, 100, 10), snapshot(2, 512<<10, 200, 20), delta}, nil, "p2.pb.gz: a delta profile", ErrDelta, 0},
+		{"negative in-use value", []*profile.Profile{snapshot(1, 512<<10, 100, 10), snapshot(2, 512<<10, 200, 20), negative}, nil, "p2.pb.gz: a delta profile", ErrDelta, 0},
+		{"delta left out", []*profile.Profile{snapshot(1, 512<<10, 100, 10), snapshot(2, 512<<10, 200, 20), delta}, []FilesOption{SkipBad()}, "", nil, 2},
+		{"restart", []*profile.Profile{snapshot(1, 512<<10, 100, 10), snapshot(2, 512<<10, 200, 20), snapshot(3, 512<<10, 50, 5)}, nil, "p2.pb.gz counts fewer allocations since its process started than ", nil, 0},
+		{"two processes interleaved", []*profile.Profile{snapshot(1, 512<<10, 100, 10), snapshot(2, 512<<10, 1000, 20), snapshot(3, 512<<10, 150, 15)}, nil, "the process restarted between them, or the profiles are of two processes", nil, 0},
+		{"rate changed", []*profile.Profile{snapshot(1, 512<<10, 100, 10), snapshot(2, 512<<10, 200, 20), snapshot(3, 64<<10, 300, 30)}, nil, "p1.pb.gz was sampled at a rate of 524288 bytes and ", nil, 0},
+		{"restart at another rate", []*profile.Profile{snapshot(1, 512<<10, 100, 10), snapshot(2, 512<<10, 200, 20), snapshot(3, 64<<10, 20, 5)}, nil, "restarted", nil, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			var names []string
+			for i, p := range tc.ps {
+				var buf bytes.Buffer
+				require.NoError(t, p.Write(&buf))
+				name := filepath.Join(dir, fmt.Sprintf("p%d.pb.gz", i))
+				require.NoError(t, os.WriteFile(name, buf.Bytes(), 0o600))
+				names = append(names, name)
+			}
+			f, err := Open(names, tc.opts...)
+			if tc.want == "" {
+				require.NoError(t, err)
+				require.Equal(t, tc.count, f.Len())
+				return
+			}
+			require.ErrorContains(t, err, tc.want)
+			if tc.is != nil {
+				require.ErrorIs(t, err, tc.is)
+			}
+		})
+	}
+}
+
+// TestOpenRefusesMixedFormats stores a debug=1 text heap profile beside a
+// debug=0 one: the text format names stacks by address, the protobuf by
+// function, so no stack would line up between them.
+func TestOpenRefusesMixedFormats(t *testing.T) {
+	dir := t.TempDir()
+	proto := filepath.Join(dir, "heap.pb.gz")
+	require.NoError(t, os.WriteFile(proto, heapProfile(t), 0o600))
+	var buf bytes.Buffer
+	require.NoError(t, pprof.Lookup("heap").WriteTo(&buf, 1))
+	text := filepath.Join(dir, "heap.txt")
+	require.NoError(t, os.WriteFile(text, buf.Bytes(), 0o600))
+	later := time.Now().Add(time.Hour)
+	require.NoError(t, os.Chtimes(text, later, later))
+	_, err := Open([]string{dir})
+	require.ErrorContains(t, err, text+" is a debug=1 text profile (stacks named by address) and "+proto+" a debug=0 profile")
+}
+
+// TestHTTPFollowsOneProcess serves a scripted endpoint: a URL asking for
+// a delta is refused up front, a restart starts a new Epoch, and a change
+// of sampling rate within the process or a delta is an error.
+func TestHTTPFollowsOneProcess(t *testing.T) {
+	_, err := NewHTTP("http://localhost:6060/debug/pprof/heap?seconds=5")
+	require.ErrorContains(t, err, "drop seconds= from the URL")
+
+	delta := snapshot(9, 512<<10, 900, 30)
+	delta.DurationNanos = 5e9
+	script := []*profile.Profile{
+		snapshot(1, 512<<10, 100, 10),
+		snapshot(2, 512<<10, 200, 20),
+		snapshot(3, 512<<10, 50, 5), // restarted
+		snapshot(4, 512<<10, 60, 6),
+		snapshot(5, 64<<10, 70, 7), // the same process at another rate
+		delta,
+	}
+	var served int
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		require.NoError(t, script[served].Write(w))
+		served++
+	}))
+	defer srv.Close()
+	h, err := NewHTTP(srv.URL)
+	require.NoError(t, err)
+	for _, want := range []struct {
+		epoch uint64
+		err   error
+	}{{1, nil}, {1, nil}, {2, nil}, {2, nil}, {0, ErrRateChanged}, {0, ErrDelta}} {
+		s, err := h.Sample(context.Background())
+		if want.err != nil {
+			require.ErrorIs(t, err, want.err, "profile %d", served)
+			continue
+		}
+		require.NoError(t, err, "profile %d", served)
+		require.Equal(t, want.epoch, s.Epoch, "profile %d", served)
 	}
 }

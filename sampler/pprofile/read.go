@@ -21,6 +21,11 @@ const DefaultMaxProfileSize = 256 << 20
 // larger than the size limit once decompressed.
 var ErrTooLarge = errors.New("profile too large")
 
+// ErrNotProfile is wrapped, with the file or URL, by the error for bytes
+// that do not parse as a pprof profile (a README, a JSON report, an empty
+// file, an HTML error page).
+var ErrNotProfile = errors.New("not a valid pprof profile")
+
 // gzipMagic starts every gzip stream (RFC 1952).
 var gzipMagic = []byte{0x1f, 0x8b}
 
@@ -47,11 +52,11 @@ func readProfile(r io.Reader, limit int64, name, as string) ([]byte, *profile.Pr
 	if bytes.HasPrefix(raw, gzipMagic) {
 		zr, err := gzip.NewReader(bytes.NewReader(raw))
 		if err != nil {
-			return nil, nil, fmt.Errorf("%s: not a valid pprof profile: %w", name, err)
+			return nil, nil, fmt.Errorf("%s: %w: %w", name, ErrNotProfile, err)
 		}
 		data, over, err = readAtMost(zr, limit)
 		if err != nil {
-			return nil, nil, fmt.Errorf("%s: not a valid pprof profile: %w", name, err)
+			return nil, nil, fmt.Errorf("%s: %w: %w", name, ErrNotProfile, err)
 		}
 		if over {
 			return nil, nil, tooLarge("once decompressed")
@@ -59,12 +64,12 @@ func readProfile(r io.Reader, limit int64, name, as string) ([]byte, *profile.Pr
 		// ParseData would inflate a second gzip layer without the cap;
 		// pprof never writes one.
 		if bytes.HasPrefix(data, gzipMagic) {
-			return nil, nil, fmt.Errorf("%s: not a valid pprof profile: gzip inside gzip", name)
+			return nil, nil, fmt.Errorf("%s: %w: gzip inside gzip", name, ErrNotProfile)
 		}
 	}
 	p, err := profile.ParseData(data)
 	if err != nil {
-		return nil, nil, fmt.Errorf("%s: not a valid pprof profile: %w", name, err)
+		return nil, nil, fmt.Errorf("%s: %w: %w", name, ErrNotProfile, err)
 	}
 	return raw, p, nil
 }
