@@ -1,0 +1,21 @@
+module github.com/leakguard/leakguard/eval/realleaks/zaplog
+
+go 1.26.0
+
+require (
+	github.com/leakguard/leakguard/eval/realleaks v0.0.0
+	go.uber.org/zap v1.28.0
+)
+
+require (
+	github.com/google/pprof v0.0.0-20261105003125-4bf881d7fb0b // indirect
+	github.com/hashicorp/golang-lru/v2 v2.0.7 // indirect
+	github.com/leakguard/leakguard v0.0.0 // indirect
+	go.uber.org/multierr v1.10.0 // indirect
+	gonum.org/v1/gonum v0.17.0 // indirect
+)
+
+replace (
+	github.com/leakguard/leakguard => ../../..
+	github.com/leakguard/leakguard/eval/realleaks => ..
+)
