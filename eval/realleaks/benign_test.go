@@ -124,18 +124,8 @@ func TestRealBenign(t *testing.T) {
 	if testing.Short() {
 		duration, interval = "60s", "500ms"
 	}
-	work := os.Getenv("LEAKGUARD_REALBENIGN_DIR") // keeps binaries, profiles and reports
-	if work == "" {
-		work = t.TempDir()
-	}
-	work, err := filepath.Abs(work)
-	require.NoError(t, err)
-	root, err := filepath.Abs("../..")
-	require.NoError(t, err)
-
 	start := time.Now()
-	cli := filepath.Join(work, "bin", "leakguard")
-	run(t, root, "go", "build", "-o", cli, "./cmd/leakguard")
+	work, cli := workspace(t, "LEAKGUARD_REALBENIGN_DIR")
 
 	type job struct {
 		c        leakCase

@@ -98,6 +98,23 @@ var cases = []leakCase{
 	},
 }
 
+// workspace returns the directory that keeps binaries, profiles and reports
+// (the one env names, or a temporary one) and the leakguard CLI built from
+// the repository into it.
+func workspace(t *testing.T, env string) (work, cli string) {
+	work = os.Getenv(env)
+	if work == "" {
+		work = t.TempDir()
+	}
+	work, err := filepath.Abs(work)
+	require.NoError(t, err)
+	root, err := filepath.Abs("../..")
+	require.NoError(t, err)
+	cli = filepath.Join(work, "bin", "leakguard")
+	run(t, root, "go", "build", "-o", cli, "./cmd/leakguard")
+	return work, cli
+}
+
 // flag is one alert or suspect, from the CLI's JSON or the Guard's report.
 type flag struct {
 	Severity     string `json:"severity"`
@@ -181,18 +198,8 @@ func TestRealLeaks(t *testing.T) {
 	if series {
 		duration, interval, memRate = "12s", "200ms", 512<<10
 	}
-	work := os.Getenv("LEAKGUARD_REALLEAKS_DIR") // keeps binaries, profiles and reports
-	if work == "" {
-		work = t.TempDir()
-	}
-	work, err := filepath.Abs(work)
-	require.NoError(t, err)
-	root, err := filepath.Abs("../..")
-	require.NoError(t, err)
-
 	start := time.Now()
-	cli := filepath.Join(work, "bin", "leakguard")
-	run(t, root, "go", "build", "-o", cli, "./cmd/leakguard")
+	work, cli := workspace(t, "LEAKGUARD_REALLEAKS_DIR")
 
 	only := os.Getenv("LEAKGUARD_REALLEAKS_CASES") // comma-separated case directories; empty: all
 	var rows []outcome
