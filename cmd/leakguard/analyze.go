@@ -24,7 +24,7 @@ func runAnalyze(args []string, stdout, stderr io.Writer) int {
 	groupBy := fs.String("group-by", "", "dir: each directory holding profiles is one replica of the same service; a leak is reported once with the number of replicas it was flagged on")
 	maxSize := registerMaxSize(fs)
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "usage: leakguard analyze [flags] PATH...\n\nPATH is a pprof heap or goroutine profile (debug=0 format, gzipped or not,\nor debug=1 text) or a directory of them; all must be of one kind. The series\nis ordered by each profile's own timestamp; a debug=1 profile has none and is\nplaced at its file's modification time (and its stacks are named by\naddress). Goroutine leaks are reported per creation site.\n\nA series follows one process in snapshots: delta profiles (?seconds=N), a mix of\ndebug=1 and debug=0, a restart of the process and a change of its\nruntime.MemProfileRate are refused, naming the files.\n\nflags:")
+		fmt.Fprintln(fs.Output(), "usage: leakguard analyze [flags] PATH...\n\nPATH is a pprof heap or goroutine profile (debug=0 format, gzipped or not,\nor debug=1 text) or a directory of them; all must be of one kind. The series\nis ordered by each profile's own timestamp; a debug=1 profile has none and is\nplaced at its file's modification time. Goroutine leaks are reported per creation site.\n\nA series follows one process in snapshots: delta profiles (?seconds=N), a mix of\ndebug=1 and debug=0, a restart of the process and a change of its\nruntime.MemProfileRate are refused, naming the files.\n\nflags:")
 		fs.PrintDefaults()
 	}
 	paths, code, ok := parseArgs(fs, args, stdout, stderr)

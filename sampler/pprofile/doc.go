@@ -8,9 +8,10 @@
 // samples, one record per creation site, as sampler/goroutine reads them
 // in-process. The kind is told by the profile's own sample types. The
 // debug=0 (protobuf) format is the one to collect; Open also reads the
-// debug=1 text format, which has neither a timestamp (the file's
-// modification time stands in) nor symbols the parser reads (its frames
-// are addresses). A series must follow one process in snapshots: delta
+// debug=1 text format, which has no timestamp (the file's modification
+// time stands in) and whose symbols, in the comment lines the runtime
+// writes beside each address, the pprof parser skips: they are read here,
+// so that its stacks are named as in the protobuf. A series must follow one process in snapshots: delta
 // profiles (ErrDelta), a restart and a change of sampling rate are
 // refused by Open; HTTP starts a new Epoch at a restart and fails with
 // ErrRateChanged at a new rate.

@@ -168,9 +168,8 @@ func Open(paths []string, opts ...FilesOption) (*Files, error) {
 	}
 	sort.SliceStable(all, func(i, j int) bool { return all[i].prof.TimeNanos < all[j].prof.TimeNanos })
 	if f.undated > 0 && f.undated < len(all) {
-		// The text format's stacks are addresses, the protobuf's are
-		// functions and lines: the same stack would be two series, each
-		// present in every other profile.
+		// The text format is timed by its file, the protobuf by itself:
+		// a series mixing them would be ordered by two clocks.
 		text, proto := all[0].name, all[0].name
 		for _, l := range all {
 			if l.undated {
@@ -179,7 +178,7 @@ func Open(paths []string, opts ...FilesOption) (*Files, error) {
 				proto = l.name
 			}
 		}
-		return nil, fmt.Errorf("%s is a debug=1 text profile (stacks named by address) and %s a debug=0 profile (stacks named by function): their stacks do not line up; analyse profiles of one format", text, proto)
+		return nil, fmt.Errorf("%s is a debug=1 text profile (timed by its file) and %s a debug=0 profile (timed by its own timestamp): a series is of one format; analyse profiles of one format", text, proto)
 	}
 	var last uint64
 	for i := range all {

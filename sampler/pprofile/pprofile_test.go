@@ -153,6 +153,12 @@ func TestOpenErrorsNameTheFile(t *testing.T) {
 func FuzzProfile(f *testing.F) {
 	f.Add(heapProfile(f))
 	f.Add(goroutineProfile(f))
+	for _, kind := range []string{"heap", "goroutine"} {
+		var buf bytes.Buffer
+		require.NoError(f, pprof.Lookup(kind).WriteTo(&buf, 1))
+		f.Add(buf.Bytes())
+	}
+	f.Add([]byte("heap profile: 1: 8 [1: 8] @ heap/1\n1: 8 [1: 8] @ 0x2 0x3\n#\t0x1\tmain.f+0x1\t\t/a.go:1\n#\t0x1\n#\t0x2\t+0x\tx:y\n"))
 	f.Add([]byte{})
 	f.Add([]byte("\x1f\x8b\x08\x00garbage"))
 	f.Fuzz(func(t *testing.T, data []byte) {
@@ -336,8 +342,8 @@ func TestOpenRefusesWhatIsNotOneSeries(t *testing.T) {
 }
 
 // TestOpenRefusesMixedFormats stores a debug=1 text heap profile beside a
-// debug=0 one: the text format names stacks by address, the protobuf by
-// function, so no stack would line up between them.
+// debug=0 one: the text format is timed by its file, the protobuf by its
+// own timestamp, so the series would be ordered by two clocks.
 func TestOpenRefusesMixedFormats(t *testing.T) {
 	dir := t.TempDir()
 	proto := filepath.Join(dir, "heap.pb.gz")
@@ -349,7 +355,7 @@ func TestOpenRefusesMixedFormats(t *testing.T) {
 	later := time.Now().Add(time.Hour)
 	require.NoError(t, os.Chtimes(text, later, later))
 	_, err := Open([]string{dir})
-	require.ErrorContains(t, err, text+" is a debug=1 text profile (stacks named by address) and "+proto+" a debug=0 profile")
+	require.ErrorContains(t, err, text+" is a debug=1 text profile (timed by its file) and "+proto+" a debug=0 profile")
 }
 
 // TestHTTPFollowsOneProcess serves a scripted endpoint: a URL asking for

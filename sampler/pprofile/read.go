@@ -71,6 +71,7 @@ func readProfile(r io.Reader, limit int64, name, as string) ([]byte, *profile.Pr
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: %w: %w", name, ErrNotProfile, err)
 	}
+	symbolizeLegacy(data, p)
 	return raw, p, nil
 }
 
