@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -68,7 +69,7 @@ func (t tiers) label(leak bool) string {
 // tierLines prints, for every workload, the tier each run reached, per
 // rate and seed: suspects and warnings, which the precision and recall
 // columns of an alert table leave out, and the held-out workloads marked.
-func tierLines(w io.Writer, all []workload.Workload, rates []int, seeds, steps int, got map[string][]tiers) {
+func tierLines(w io.Writer, all []workload.Workload, settings []string, seeds, steps int, got map[string][]tiers) {
 	fmt.Fprintln(w, "Tier reached per run (at the leak for a leak; + anything flagged elsewhere), per rate: seeds 1..n; the held-out workloads were written after the detector:")
 	fmt.Fprintln(w)
 	for _, wl := range all {
@@ -83,12 +84,12 @@ func tierLines(w io.Writer, all []workload.Workload, rates []int, seeds, steps i
 			label += ", held out"
 		}
 		var parts []string
-		for ri, rate := range rates {
+		for ri, set := range settings {
 			var ts []string
 			for _, t := range got[wl.Name][ri*seeds : (ri+1)*seeds] {
 				ts = append(ts, t.label(wl.Leak))
 			}
-			parts = append(parts, fmt.Sprintf("%d KiB: %s", rate>>10, strings.Join(ts, ", ")))
+			parts = append(parts, fmt.Sprintf("%s: %s", set, strings.Join(ts, ", ")))
 		}
 		fmt.Fprintf(w, "- %s (%s): %s\n", wl.Name, label, strings.Join(parts, "; "))
 	}
@@ -289,7 +290,11 @@ func accuracy(w io.Writer, short bool) error {
 		fmt.Fprintln(w, byRate[rate].row(fmt.Sprintf("%d KiB", rate>>10)))
 	}
 	fmt.Fprintln(w)
-	tierLines(w, all, rates, seeds, steps, got)
+	var labels []string
+	for _, rate := range rates {
+		labels = append(labels, fmt.Sprintf("%d KiB", rate>>10))
+	}
+	tierLines(w, all, labels, seeds, steps, got)
 	return nil
 }
 
@@ -314,12 +319,30 @@ func markedSampled(s *sampler.Sample, marker string) int64 {
 	return n
 }
 
+// storedSetting is how a stored series is taken: at which MemProfileRate,
+// and whether a collection is forced before each profile (?gc=1) or the
+// profile shows the heap as of the last collection the program ran on its
+// own, as `curl /debug/pprof/heap` does.
+type storedSetting struct {
+	rate    int
+	forceGC bool
+}
+
+func (s storedSetting) String() string {
+	if s.forceGC {
+		return fmt.Sprintf("%d KiB", s.rate>>10)
+	}
+	return fmt.Sprintf("%d KiB, no forced GC", s.rate>>10)
+}
+
 // runStored takes n heap profiles of w, 200 ms apart, and tests them the
 // way analyze does: the horizon at 0.4 of the span, a final look, a block
-// per profile.
-func runStored(w workload.Workload, n int, seed uint64) (shortOutcome, error) {
+// per profile. Without forced collections, a profile taken before the
+// program collected again repeats the one before it, and analyze leaves it
+// out; so does this.
+func runStored(w workload.Workload, n int, seed uint64, set storedSetting) (shortOutcome, error) {
 	var out shortOutcome
-	hs, err := heap.New(heap.WithForceGC(true))
+	hs, err := heap.New(heap.WithForceGC(set.forceGC))
 	if err != nil {
 		return out, err
 	}
@@ -331,21 +354,28 @@ func runStored(w workload.Workload, n int, seed uint64) (shortOutcome, error) {
 	}
 	inst := w.New(seed)
 	defer func() { inst.Release(); runtime.GC() }()
+	// Each series starts from a collected heap, as a service's does some
+	// time after it started, whatever the runs before it left.
+	runtime.GC()
+	var first, last *sampler.Sample
 	for i := range n {
 		inst.Step(i)
 		s, err := hs.Sample(context.Background())
+		if errors.Is(err, sampler.ErrNoNewData) {
+			continue
+		}
 		if err != nil {
 			return out, err
 		}
 		s.Time = epoch.Add(time.Duration(i) * 200 * time.Millisecond)
-		if w.Leak && (i == 0 || i == n-1) {
-			if i == 0 {
-				out.retained = -markedSampled(s, w.Marker)
-			} else {
-				out.retained += markedSampled(s, w.Marker)
-			}
+		if first == nil {
+			first = s
 		}
+		last = s
 		det.Observe(s)
+	}
+	if w.Leak && first != nil {
+		out.retained = markedSampled(last, w.Marker) - markedSampled(first, w.Marker)
 	}
 	det.Conclude()
 	for _, a := range append(det.Suspects(), det.Flagged()...) {
@@ -378,9 +408,9 @@ func runStored(w workload.Workload, n int, seed uint64) (shortOutcome, error) {
 // suspects-or-better, each with precision and recall over runs.
 func stored(w io.Writer, short bool) error {
 	n, seeds := 60, 5
-	rates := []int{64 << 10, 512 << 10}
+	settings := []storedSetting{{64 << 10, true}, {512 << 10, true}, {512 << 10, false}}
 	if short {
-		seeds, rates = 1, []int{512 << 10}
+		seeds, settings = 1, []storedSetting{{512 << 10, true}, {512 << 10, false}}
 	}
 	old := runtime.MemProfileRate
 	defer func() { runtime.MemProfileRate = old }()
@@ -388,17 +418,19 @@ func stored(w io.Writer, short bool) error {
 	fmt.Fprintf(w, "## Stored series: %d heap profiles 200 ms apart per workload, tested as analyze does (horizon 0.4 of the span, a final look), %d seeds per rate\n\n", n, seeds)
 	fmt.Fprintln(w, "A leak run counts for a tier when that tier names the leaking function; a run with anything else at that tier is a false positive (\"suspected\" counts suspects, warnings and alerts).")
 	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Unless it says \"no forced GC\", each profile follows a forced collection (`?gc=1`); without, a profile shows the heap as of the program's last collection, and one that repeats the profile before it (no collection in between) is left out, as analyze leaves it out.")
+	fmt.Fprintln(w)
 	fmt.Fprintln(w, "| MemProfileRate | Runs | Alert precision | Alert recall | Alert recall, leaks retaining ≥ 50 sampled objects | Suspect precision | Suspect recall | Benign runs with a suspect |")
 	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|")
 	missed, falseSuspects := map[string]int{}, map[string]int{}
 	missedRetained := map[string][]int64{} // the leak's live sampled objects, last profile minus first
 	got := map[string][]tiers{}
-	for _, rate := range rates {
-		runtime.MemProfileRate = rate
+	for _, set := range settings {
+		runtime.MemProfileRate = set.rate
 		var runs, aTP, aFP, aFN, sTP, sFP, sFN, benign, benignSusp, big, bigTP int
 		for _, wl := range all {
 			for seed := range uint64(seeds) {
-				o, err := runStored(wl, n, seed+1)
+				o, err := runStored(wl, n, seed+1, set)
 				if err != nil {
 					return fmt.Errorf("%s: %w", wl.Name, err)
 				}
@@ -416,7 +448,7 @@ func stored(w io.Writer, short bool) error {
 					benign++
 					if o.falseSusp {
 						benignSusp++
-						falseSuspects[fmt.Sprintf("%s at %d KiB", wl.Name, rate>>10)]++
+						falseSuspects[fmt.Sprintf("%s at %s", wl.Name, set)]++
 					}
 					continue
 				}
@@ -435,19 +467,23 @@ func stored(w io.Writer, short bool) error {
 					sTP++
 				} else {
 					sFN++
-					key := fmt.Sprintf("%s at %d KiB", wl.Name, rate>>10)
+					key := fmt.Sprintf("%s at %s", wl.Name, set)
 					missed[key]++
 					missedRetained[key] = append(missedRetained[key], o.retained)
 				}
 			}
 		}
-		fmt.Fprintf(w, "| %d KiB | %d | %s | %s | %s (%d runs) | %s | %s | %d/%d |\n", rate>>10, runs,
+		fmt.Fprintf(w, "| %s | %d | %s | %s | %s (%d runs) | %s | %s | %d/%d |\n", set, runs,
 			ratio(aTP, aTP+aFP), ratio(aTP, aTP+aFN), ratio(bigTP, big), big, ratio(sTP, sTP+sFP), ratio(sTP, sTP+sFN), benignSusp, benign)
 	}
 	fmt.Fprintln(w)
 	listRuns(w, "Leak runs not even suspected:", missed, seeds, missedRetained)
 	listRuns(w, "Benign runs with a suspect:", falseSuspects, seeds, nil)
-	tierLines(w, all, rates, seeds, n, got)
+	var labels []string
+	for _, set := range settings {
+		labels = append(labels, set.String())
+	}
+	tierLines(w, all, labels, seeds, n, got)
 	return nil
 }
 

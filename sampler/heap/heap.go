@@ -21,6 +21,9 @@ import (
 
 const gcCyclesMetric = "/gc/cycles/total:gc-cycles"
 
+// gcForcedMetric counts the collections runtime.GC ran.
+const gcForcedMetric = "/gc/cycles/forced:gc-cycles"
+
 // DefaultSymbolCacheSize bounds how many stacks' symbolised frames are kept.
 const DefaultSymbolCacheSize = 16384
 
@@ -137,6 +140,9 @@ type Sampler struct {
 	// lastStamp is the time of the collection the newest Sample describes.
 	lastStamp time.Time
 	lastGC    uint64
+	// lastForced and lastSnap are the forced collections and the cycle
+	// whose snapshot the newest Sample showed.
+	lastForced, lastSnap uint64
 	sampled   bool
 	rate      int
 	epoch     uint64
@@ -162,7 +168,7 @@ func New(opts ...Option) (*Sampler, error) {
 		cfg:     cfg,
 		seed:    maphash.MakeSeed(),
 		symbols: symbols,
-		gc:      []metrics.Sample{{Name: gcCyclesMetric}},
+		gc:      []metrics.Sample{{Name: gcCyclesMetric}, {Name: gcForcedMetric}},
 		classes: make(map[uintptr]pcClass),
 		epoch:   1,
 	}, nil
@@ -180,9 +186,17 @@ func (s *Sampler) Close() error {
 	return nil
 }
 
-// Sample reads the heap profile as of the most recently completed GC cycle.
-// It returns sampler.ErrNoNewData when no cycle completed since the previous
-// Sample (unless WithForceGC), because the profile would only repeat itself.
+// Sample reads the heap profile as of the most recently completed GC cycle
+// the runtime published, and stamps it with that cycle's time. It returns
+// sampler.ErrNoNewData when the runtime published no new cycle since the
+// previous Sample (unless WithForceGC), because the profile would only
+// repeat itself.
+//
+// The runtime publishes a cycle's snapshot when the next one ends, since
+// only then have all of its frees been swept (runtime/mprof.go); runtime.GC
+// alone publishes its own once it has swept. So after collections the
+// program ran by itself, the profile shows the heap as of the one before
+// the newest, and is stamped with that one's end.
 func (s *Sampler) Sample(ctx context.Context) (*sampler.Sample, error) {
 	if s.closed {
 		return nil, sampler.ErrClosed
@@ -197,22 +211,25 @@ func (s *Sampler) Sample(ctx context.Context) (*sampler.Sample, error) {
 	if s.cfg.forceGC {
 		runtime.GC()
 	}
-	cycle := s.gcCycle()
-	if s.sampled && cycle == s.lastGC && !s.cfg.forceGC {
-		// No collection since the last Sample, whose stamp is therefore
-		// the newest collection's time: collect only when that is too old.
-		if s.cfg.maxGCAge == 0 || time.Since(s.lastStamp) <= s.cfg.maxGCAge {
+	cycle, forced := s.gcCycles()
+	snap := s.published(cycle, forced)
+	if s.sampled && snap == s.lastSnap && !s.cfg.forceGC {
+		// Nothing published since the last Sample: collect only when the
+		// newest collection is too old.
+		if s.cfg.maxGCAge == 0 || time.Since(s.newestGCEnd()) <= s.cfg.maxGCAge {
+			s.lastGC, s.lastForced = cycle, forced
 			return nil, sampler.ErrNoNewData
 		}
 		runtime.GC()
-		cycle = s.gcCycle()
+		cycle, forced = s.gcCycles()
+		snap = cycle
 	}
 	if s.sampled && rate != s.rate {
 		// Estimates at different rates are not comparable point to point.
 		s.epoch++
 	}
 	n := s.read()
-	stamp := s.gcTime()
+	stamp := s.gcTime(snap < cycle)
 	if s.cfg.changes && stamp.Before(s.lastStamp) {
 		// The wall clock was set back. A consumer restarts its series when
 		// time runs backwards, and could not from a Sample of changes.
@@ -263,7 +280,7 @@ func (s *Sampler) Sample(ctx context.Context) (*sampler.Sample, error) {
 		total := s.total
 		out.Total = &total
 	}
-	s.sampled, s.lastGC, s.rate = true, cycle, rate
+	s.sampled, s.lastGC, s.lastForced, s.lastSnap, s.rate = true, cycle, forced, snap, rate
 	if !s.cfg.lazyFrames {
 		// Nothing refers to the buffer once the Sample is built.
 		s.Release()
@@ -483,32 +500,67 @@ func (s *Sampler) free() {
 	s.records = nil
 }
 
-// gcCycle is the number of completed collections, read without stopping
-// the world.
-func (s *Sampler) gcCycle() uint64 {
+// gcCycles returns the number of completed collections and of those
+// runtime.GC ran, read without stopping the world.
+func (s *Sampler) gcCycles() (total, forced uint64) {
 	metrics.Read(s.gc)
 	if s.gc[0].Value.Kind() == metrics.KindUint64 {
-		return s.gc[0].Value.Uint64()
+		total = s.gc[0].Value.Uint64()
 	}
-	return 0
+	if s.gc[1].Value.Kind() == metrics.KindUint64 {
+		forced = s.gc[1].Value.Uint64()
+	}
+	return total, forced
 }
 
-// gcTime is when the most recent garbage collection ended: the heap
-// profile describes the heap as of a completed cycle, so a sample read long
-// after it must not be stamped with the time it was read (a leak would look
-// faster than it is, and a sample read twice as late as the last GC would
-// squeeze the interval between two GCs).
-func (s *Sampler) gcTime() time.Time {
+// published returns the cycle whose snapshot the heap profile shows, given
+// the completed and forced collections now: the newest when every
+// collection since the last Sample was forced (runtime.GC publishes its
+// own), else the one before it. A program that collects by itself and then
+// calls runtime.GC between two Samples is read as the former case's
+// opposite — the counters cannot tell which came last — and its Sample is
+// stamped a cycle early.
+func (s *Sampler) published(cycle, forced uint64) uint64 {
+	switch {
+	case s.sampled && cycle == s.lastGC:
+		return s.lastSnap
+	case s.cfg.forceGC, cycle == 0:
+		return cycle
+	case cycle-s.lastGC == forced-s.lastForced:
+		return cycle
+	default:
+		return cycle - 1
+	}
+}
+
+// gcTime is when the collection the profile shows ended — the newest, or
+// (previous) the one before it: the heap profile describes the heap as of
+// a completed cycle, so a sample read long after it must not be stamped
+// with the time it was read (a leak would look faster than it is, and a
+// sample read twice as late as the last GC would squeeze the interval
+// between two GCs).
+func (s *Sampler) gcTime(previous bool) time.Time {
 	debug.ReadGCStats(&s.gcStats)
-	return stampOf(&s.gcStats, time.Now())
+	return stampOf(&s.gcStats, time.Now(), previous)
+}
+
+// newestGCEnd is when the newest collection ended, or now before the first.
+func (s *Sampler) newestGCEnd() time.Time {
+	debug.ReadGCStats(&s.gcStats)
+	return stampOf(&s.gcStats, time.Now(), false)
 }
 
 // stampOf is the time a sample read at now describes: the end of the last
-// collection, or now before the first one (when runtime/debug reports the
-// Unix epoch, which would put a fresh process's first sample in 1970).
-func stampOf(st *debug.GCStats, now time.Time) time.Time {
+// collection, or of the one before it (previous), or now before the first
+// one (when runtime/debug reports the Unix epoch, which would put a fresh
+// process's first sample in 1970). Before the second collection, the
+// first's snapshot, published only then, is stamped with the first's end.
+func stampOf(st *debug.GCStats, now time.Time, previous bool) time.Time {
 	if st.NumGC == 0 || st.LastGC.UnixNano() <= 0 {
 		return now
+	}
+	if previous && len(st.PauseEnd) >= 2 && st.PauseEnd[1].UnixNano() > 0 {
+		return st.PauseEnd[1]
 	}
 	return st.LastGC
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"runtime"
 	"runtime/debug"
+	"runtime/metrics"
 	"runtime/pprof"
 	"strings"
 	"testing"
@@ -82,6 +83,70 @@ func TestSampleSeesRetainedAllocationsAtTheirLeaf(t *testing.T) {
 	require.Equal(t, sampler.Heap, second.Resource)
 	require.Equal(t, "runtime", second.Source)
 	require.Contains(t, r2.Frames[0].File, "heap_test.go")
+}
+
+var garbage []byte
+
+// collectByItself allocates garbage until the runtime has completed a
+// collection it started on its own, as a service's are.
+func collectByItself(t *testing.T) {
+	t.Helper()
+	auto := []metrics.Sample{{Name: "/gc/cycles/automatic:gc-cycles"}}
+	metrics.Read(auto)
+	before := auto[0].Value.Uint64()
+	for range 1 << 20 { // a thousand times what any heap here needs
+		garbage = make([]byte, 64<<10)
+		metrics.Read(auto)
+		if auto[0].Value.Uint64() > before {
+			return
+		}
+	}
+	t.Fatal("no collection after 64 GiB of garbage")
+}
+
+// TestSampleShowsThePublishedCycle: after a collection the program ran by
+// itself, the runtime publishes the snapshot of the collection before it
+// (runtime/mprof.go), so objects retained just before the newest collection
+// are not in the profile yet and the Sample is stamped with the previous
+// collection's end; runtime.GC publishes its own at once.
+func TestSampleShowsThePublishedCycle(t *testing.T) {
+	withRate(t, 1)
+	t.Cleanup(func() { retained = nil; garbage = nil })
+	s, err := New()
+	require.NoError(t, err)
+	defer s.Close()
+	ctx := context.Background()
+	var st debug.GCStats
+	runtime.GC()
+	_, err = s.Sample(ctx)
+	require.NoError(t, err)
+	runtime.GC()
+	_, err = s.Sample(ctx)
+	require.NoError(t, err)
+	// The next collection the program runs publishes the forced one's
+	// snapshot again: nothing new.
+	collectByItself(t)
+	_, err = s.Sample(ctx)
+	require.ErrorIs(t, err, sampler.ErrNoNewData)
+
+	retained = make([][]byte, 0, 100)
+	leakyAllocator(100, 1000)
+	collectByItself(t)
+	got, err := s.Sample(ctx)
+	require.NoError(t, err)
+	debug.ReadGCStats(&st)
+	_, ok := find(got, ".leakyAllocator", ".TestSampleShowsThePublishedCycle")
+	require.False(t, ok, "objects retained before the newest collection are published only by the next")
+	require.True(t, got.Time.Equal(st.PauseEnd[1]), "stamped with the previous collection's end (%v), not the newest's (%v): %v", st.PauseEnd[1], st.LastGC, got.Time)
+
+	runtime.GC()
+	got, err = s.Sample(ctx)
+	require.NoError(t, err)
+	debug.ReadGCStats(&st)
+	r, ok := find(got, ".leakyAllocator", ".TestSampleShowsThePublishedCycle")
+	require.True(t, ok, "runtime.GC publishes its own snapshot")
+	require.Equal(t, int64(100), r.InUseObjects)
+	require.True(t, got.Time.Equal(st.LastGC), "stamped with the forced collection's end")
 }
 
 func TestSampleWaitsForAGarbageCollection(t *testing.T) {
@@ -565,18 +630,22 @@ func TestLargeBufferOutsideTheHeap(t *testing.T) {
 // epoch runtime/debug reports for the last collection.
 func TestStampBeforeTheFirstCollection(t *testing.T) {
 	now := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
-	gc := now.Add(-3 * time.Second)
+	gc, earlier := now.Add(-3*time.Second), now.Add(-9*time.Second)
 	tests := []struct {
-		name string
-		st   debug.GCStats
-		want time.Time
+		name     string
+		st       debug.GCStats
+		previous bool
+		want     time.Time
 	}{
-		{"no collection yet", debug.GCStats{LastGC: time.Unix(0, 0)}, now},
-		{"after one", debug.GCStats{NumGC: 1, LastGC: gc}, gc},
+		{"no collection yet", debug.GCStats{LastGC: time.Unix(0, 0)}, false, now},
+		{"after one", debug.GCStats{NumGC: 1, LastGC: gc, PauseEnd: []time.Time{gc}}, false, gc},
+		{"after one, its snapshot published by the next", debug.GCStats{NumGC: 1, LastGC: gc, PauseEnd: []time.Time{gc}}, true, gc},
+		{"the one before the newest", debug.GCStats{NumGC: 2, LastGC: gc, PauseEnd: []time.Time{gc, earlier}}, true, earlier},
+		{"the newest", debug.GCStats{NumGC: 2, LastGC: gc, PauseEnd: []time.Time{gc, earlier}}, false, gc},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			require.True(t, tc.want.Equal(stampOf(&tc.st, now)))
+			require.True(t, tc.want.Equal(stampOf(&tc.st, now, tc.previous)))
 		})
 	}
 }
