@@ -143,10 +143,10 @@ type Sampler struct {
 	// lastForced and lastSnap are the forced collections and the cycle
 	// whose snapshot the newest Sample showed.
 	lastForced, lastSnap uint64
-	sampled   bool
-	rate      int
-	epoch     uint64
-	closed    bool
+	sampled              bool
+	rate                 int
+	epoch                uint64
+	closed               bool
 }
 
 // New returns a heap Sampler.
