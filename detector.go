@@ -874,6 +874,18 @@ func riseAbove(b []storage.Count, lo, hi int, disp float64) (stats.Rise, int) {
 	return stats.Rise{Events: eventsAtStake(b[from], b[n], disp), Rise: int64(b[n].Live) - int64(ref)}, from
 }
 
+// quantileBlock is the last block, before the newest, that ends within
+// the first q of the time the blocks span (the first block at least).
+func quantileBlock(times []float64, q float64) int {
+	last := len(times) - 1
+	at := times[0] + q*(times[last]-times[0])
+	i := 0
+	for i+1 < last && times[i+1] <= at {
+		i++
+	}
+	return i
+}
+
 // continuing is the level, uncorrected, at which a suspect's newer half
 // must show growth of its own above the older half's highest count.
 const continuing = 0.1
@@ -986,13 +998,20 @@ func (d *Detector) suspicion(f *family, ser *series, level int, b []storage.Coun
 		rise: rise.Rise, events: rise.Events, growFrom: times[0],
 	}
 	// A suspect must still be rising: above everything the first three
-	// quarters of the level reached, and at least as high as anything
-	// since. A step or a warm-up that ended, and churn wandering after
-	// one, are not. (Rejecting more can only lower the false-suspect
-	// rate.)
+	// quarters of the level's time reached, and at least as high as
+	// anything since. A step or a warm-up that ended, and churn wandering
+	// after one, are not. (Rejecting more can only lower the false-suspect
+	// rate.) Quarters and halves are of time, not of blocks: samples come
+	// at collections, which come unevenly (stored profiles fetched without
+	// forcing one show only the collections the program ran), and when
+	// they came often during a warm-up and rarely after it, the older half
+	// of the blocks ends within the warm-up — the rise to the newest then
+	// reads as growth going on — while the older half of the time holds
+	// the warm-up's end.
+	threeQ, halfI := quantileBlock(times, 0.75), quantileBlock(times, 0.5)
 	var early, recent uint32
 	for i, x := range b[:last] {
-		if i < last-last/4 {
+		if i <= threeQ {
 			early = max(early, x.Peak, x.Live)
 		} else {
 			recent = max(recent, x.Peak, x.Live)
@@ -1004,7 +1023,7 @@ func (d *Detector) suspicion(f *family, ser *series, level int, b []storage.Coun
 	// And growth must be going on in the newer half, above everything the
 	// older half held, with some evidence of its own: a warm-up that ended
 	// long ago followed by churn that touches a new high is not.
-	if cont, _ := riseAbove(b, 0, last/2, disp); cont.P() > continuing {
+	if cont, _ := riseAbove(b, 0, halfI, disp); cont.P() > continuing {
 		c.p = 1
 	}
 	if lim := d.cfg.memLimit; lim > 0 && f.total != nil && rise.Rise > 0 && ser.perObj > 0 {

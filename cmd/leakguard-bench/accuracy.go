@@ -339,7 +339,7 @@ func (s storedSetting) String() string {
 // way analyze does: the horizon at 0.4 of the span, a final look, a block
 // per profile. Without forced collections, a profile taken before the
 // program collected again repeats the one before it, and analyze leaves it
-// out; so does this.
+// out and dates each profile at the collection it shows; so does this.
 func runStored(w workload.Workload, n int, seed uint64, set storedSetting) (shortOutcome, error) {
 	var out shortOutcome
 	hs, err := heap.New(heap.WithForceGC(set.forceGC))
@@ -357,25 +357,35 @@ func runStored(w workload.Workload, n int, seed uint64, set storedSetting) (shor
 	// Each series starts from a collected heap, as a service's does some
 	// time after it started, whatever the runs before it left.
 	runtime.GC()
-	var first, last *sampler.Sample
+	var series []*sampler.Sample
+	repeated := false
 	for i := range n {
 		inst.Step(i)
 		s, err := hs.Sample(context.Background())
 		if errors.Is(err, sampler.ErrNoNewData) {
+			repeated = true
 			continue
 		}
 		if err != nil {
 			return out, err
 		}
 		s.Time = epoch.Add(time.Duration(i) * 200 * time.Millisecond)
-		if first == nil {
-			first = s
+		series = append(series, s)
+	}
+	if repeated && len(series) >= 2 {
+		// As pprofile.Open dates a series with repeats: each profile at
+		// the fetch before it, the first one interval earlier.
+		prev := series[0].Time
+		series[0].Time = prev.Add(-series[1].Time.Sub(prev))
+		for _, s := range series[1:] {
+			s.Time, prev = prev, s.Time
 		}
-		last = s
+	}
+	for _, s := range series {
 		det.Observe(s)
 	}
-	if w.Leak && first != nil {
-		out.retained = markedSampled(last, w.Marker) - markedSampled(first, w.Marker)
+	if w.Leak && len(series) > 0 {
+		out.retained = markedSampled(series[len(series)-1], w.Marker) - markedSampled(series[0], w.Marker)
 	}
 	det.Conclude()
 	for _, a := range append(det.Suspects(), det.Flagged()...) {

@@ -229,6 +229,38 @@ func TestOpenSkipsRepeatedProfiles(t *testing.T) {
 	require.Equal(t, 2, f.Repeated())
 }
 
+// TestOpenDatesProfilesAtTheCollectionTheyShow: when some profiles repeat
+// the one before them, the series was fetched faster than the program
+// collects, and each profile shows the collection before the one after
+// which it was first seen: it is dated when the profile before it was
+// fetched, the first one interval earlier. Without repeats, nothing moves.
+func TestOpenDatesProfilesAtTheCollectionTheyShow(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		snaps []*profile.Profile
+		want  []int64 // seconds
+	}{
+		{"repeats", []*profile.Profile{snapshot(10, 1024, 5, 5), snapshot(11, 1024, 5, 5), snapshot(12, 1024, 8, 6), snapshot(13, 1024, 8, 6), snapshot(15, 1024, 9, 7)}, []int64{8, 10, 12}},
+		{"no repeats", []*profile.Profile{snapshot(10, 1024, 5, 5), snapshot(12, 1024, 8, 6), snapshot(15, 1024, 9, 7)}, []int64{10, 12, 15}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			for i, p := range tc.snaps {
+				var buf bytes.Buffer
+				require.NoError(t, p.Write(&buf))
+				require.NoError(t, os.WriteFile(filepath.Join(dir, fmt.Sprintf("heap-%d.pb.gz", i)), buf.Bytes(), 0o600))
+			}
+			f, err := Open([]string{dir})
+			require.NoError(t, err)
+			var got []int64
+			for _, s := range f.Samples() {
+				got = append(got, s.Time.Unix())
+			}
+			require.Equal(t, tc.want, got)
+		})
+	}
+}
+
 // TestOpenPlacesTextProfilesAtTheirFilesTimes reads debug=1 text profiles,
 // which carry no timestamp: each is placed at its file's modification time,
 // whatever the files' names say, and two files written at the same time
