@@ -428,7 +428,7 @@ func stored(w io.Writer, short bool) error {
 	fmt.Fprintf(w, "## Stored series: %d heap profiles 200 ms apart per workload, tested as analyze does (horizon 0.4 of the span, a final look), %d seeds per rate\n\n", n, seeds)
 	fmt.Fprintln(w, "A leak run counts for a tier when that tier names the leaking function; a run with anything else at that tier is a false positive (\"suspected\" counts suspects, warnings and alerts).")
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, "Unless it says \"no forced GC\", each profile follows a forced collection (`?gc=1`); without, a profile shows the heap as of the program's last collection, and one that repeats the profile before it (no collection in between) is left out, as analyze leaves it out.")
+	fmt.Fprintln(w, "Unless it says \"no forced GC\", each profile follows a forced collection (`?gc=1`); without, a profile shows the heap as of the collection before the program's last one, one that repeats the profile before it (no collection in between) is left out, and the others are dated at the collection they show, as analyze does.")
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "| MemProfileRate | Runs | Alert precision | Alert recall | Alert recall, leaks retaining ≥ 50 sampled objects | Suspect precision | Suspect recall | Benign runs with a suspect |")
 	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|")

@@ -188,9 +188,9 @@ func writeText(w io.Writer, rep *report) {
 	fmt.Fprintf(w, "%s from %s to %s (%s)\n", plural(rep.Profiles, "profile"), rep.Start.Format(time.RFC3339), rep.End.Format(time.RFC3339), rep.End.Sub(rep.Start).Round(time.Second))
 	switch {
 	case rep.Repeated == 1:
-		fmt.Fprintln(w, "1 more repeated the profile before it exactly (no GC in between) and was not counted")
+		fmt.Fprintln(w, "1 more repeated the profile before it exactly (no GC in between) and was not counted; each profile is dated at the collection it shows, when the one before it was taken")
 	case rep.Repeated > 1:
-		fmt.Fprintf(w, "%d more repeated the profile before them exactly (no GC in between) and were not counted\n", rep.Repeated)
+		fmt.Fprintf(w, "%d more repeated the profile before them exactly (no GC in between) and were not counted; each profile is dated at the collection it shows, when the one before it was taken\n", rep.Repeated)
 	}
 	switch {
 	case rep.Undated == 1:
