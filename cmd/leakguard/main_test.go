@@ -493,3 +493,26 @@ func TestWatchFollowsOneProcess(t *testing.T) {
 		})
 	}
 }
+
+// TestTextSaysHowProfilesWereDated: repeated profiles are counted, the rest
+// said to be dated at the collection they show, and a series that is mostly
+// repeats gets the advice to fetch with ?gc=1.
+func TestTextSaysHowProfilesWereDated(t *testing.T) {
+	for _, tc := range []struct {
+		name                string
+		profiles, repeated  int
+		dated, adviseForced bool
+	}{
+		{"no repeats", 60, 0, false, false},
+		{"a few repeats", 58, 2, true, false},
+		{"mostly repeats", 6, 54, true, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var b bytes.Buffer
+			writeText(&b, &report{Profiles: tc.profiles, Repeated: tc.repeated, Verdict: "clean"})
+			out := b.String()
+			require.Equal(t, tc.dated, strings.Contains(out, "dated at the collection it shows"), out)
+			require.Equal(t, tc.adviseForced, strings.Contains(out, "?gc=1"), out)
+		})
+	}
+}

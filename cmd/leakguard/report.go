@@ -192,6 +192,11 @@ func writeText(w io.Writer, rep *report) {
 	case rep.Repeated > 1:
 		fmt.Fprintf(w, "%d more repeated the profile before them exactly (no GC in between) and were not counted; each profile is dated at the collection it shows, when the one before it was taken\n", rep.Repeated)
 	}
+	if rep.Repeated > 0 && rep.Repeated >= rep.Profiles {
+		// Most of the series is repeats: the program collected less often
+		// than it was profiled, and the evidence is its few collections.
+		fmt.Fprintln(w, "most profiles repeated another: fetching with ?gc=1 (a collection before each) gives a snapshot per profile")
+	}
 	switch {
 	case rep.Undated == 1:
 		fmt.Fprintln(w, "1 profile had no timestamp of its own (debug=1 text) and was placed at its file's modification time")
