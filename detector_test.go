@@ -492,3 +492,26 @@ func TestHistoryThroughHeldChanges(t *testing.T) {
 	}
 	require.Equal(t, want[len(want)-16:], got)
 }
+
+// TestQuantileBlock: a suspect's quarters and halves are of time, so with
+// blocks dense early and sparse late the older half holds fewer blocks
+// than half of them.
+func TestQuantileBlock(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		times []float64
+		q     float64
+		want  int
+	}{
+		{"even, half", []float64{0, 1, 2, 3, 4, 5, 6, 7, 8}, 0.5, 4},
+		{"even, three quarters", []float64{0, 1, 2, 3, 4, 5, 6, 7, 8}, 0.75, 6},
+		{"dense early, half", []float64{0, 1, 2, 3, 4, 30, 60}, 0.5, 5},
+		{"dense early, a quarter", []float64{0, 1, 2, 3, 4, 30, 60}, 0.25, 4},
+		{"never the newest", []float64{0, 1}, 0.99, 0},
+		{"the first at least", []float64{0, 50, 60}, 0.1, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			require.Equal(t, tc.want, quantileBlock(tc.times, tc.q))
+		})
+	}
+}
