@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/leakguard/leakguard"
+	"github.com/leakguard/leakguard/internal/gcdate"
 	"github.com/leakguard/leakguard/internal/workload"
 	"github.com/leakguard/leakguard/sampler"
 	"github.com/leakguard/leakguard/sampler/heap"
@@ -372,14 +373,8 @@ func runStored(w workload.Workload, n int, seed uint64, set storedSetting) (shor
 		s.Time = epoch.Add(time.Duration(i) * 200 * time.Millisecond)
 		series = append(series, s)
 	}
-	if repeated && len(series) >= 2 {
-		// As pprofile.Open dates a series with repeats: each profile at
-		// the fetch before it, the first one interval earlier.
-		prev := series[0].Time
-		series[0].Time = prev.Add(-series[1].Time.Sub(prev))
-		for _, s := range series[1:] {
-			s.Time, prev = prev, s.Time
-		}
+	if repeated {
+		gcdate.AtCollections(series) // as pprofile.Open dates a series with repeats
 	}
 	for _, s := range series {
 		det.Observe(s)

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"encoding/xml"
 	"fmt"
-	"math"
 	"net/http"
 	"net/http/httptest"
 	httppprof "net/http/pprof"
@@ -22,6 +21,7 @@ import (
 	"github.com/google/pprof/profile"
 	"github.com/stretchr/testify/require"
 
+	"github.com/leakguard/leakguard/internal/pproftest"
 	"github.com/leakguard/leakguard/internal/workload"
 )
 
@@ -421,25 +421,11 @@ func (o suspectsOut) at(t *testing.T, suffix string) suspect {
 	return suspect{}
 }
 
-// heapAt is a synthetic heap profile at second sec of a process that has
-// sampled allocs allocations of 1 KiB objects since it started (the values
-// are the scaled estimates the runtime writes).
+// heapAt is a heap profile of one process at second sec, whose runtime
+// sampled allocs allocations of 1 KiB objects since it started, a tenth of
+// them live.
 func heapAt(sec, rate, allocs int64) *profile.Profile {
-	fn := &profile.Function{ID: 1, Name: "main.handle", Filename: "main.go"}
-	loc := &profile.Location{ID: 1, Line: []profile.Line{{Function: fn, Line: 7}}}
-	n := int64(float64(allocs) / -math.Expm1(-1024/float64(rate)))
-	return &profile.Profile{
-		SampleType: []*profile.ValueType{
-			{Type: "alloc_objects", Unit: "count"}, {Type: "alloc_space", Unit: "bytes"},
-			{Type: "inuse_objects", Unit: "count"}, {Type: "inuse_space", Unit: "bytes"},
-		},
-		PeriodType: &profile.ValueType{Type: "space", Unit: "bytes"},
-		Period:     rate,
-		Sample:     []*profile.Sample{{Location: []*profile.Location{loc}, Value: []int64{n, n << 10, n / 10, n << 10 / 10}}},
-		Location:   []*profile.Location{loc},
-		Function:   []*profile.Function{fn},
-		TimeNanos:  sec * 1e9,
-	}
+	return pproftest.Snapshot(sec, rate, allocs, allocs/10)
 }
 
 // TestWatchFollowsOneProcess serves scripted endpoints. One that serves

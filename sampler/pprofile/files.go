@@ -12,6 +12,7 @@ import (
 
 	"github.com/google/pprof/profile"
 
+	"github.com/leakguard/leakguard/internal/gcdate"
 	"github.com/leakguard/leakguard/sampler"
 )
 
@@ -78,7 +79,7 @@ func WithSampleType(st SampleType) FilesOption {
 // A profile without a timestamp of its own (the debug=1 text format) is
 // placed at its file's modification time (see Undated). A heap profile that
 // repeats the one before it is left out (see Repeated), and when any was,
-// every heap profile is dated at the collection it shows (see redate).
+// every heap profile is dated at the collection it shows (gcdate).
 func Open(paths []string, opts ...FilesOption) (*Files, error) {
 	cfg := filesConfig{sampleType: InUseSpace, maxSize: DefaultMaxProfileSize}
 	for _, o := range opts {
@@ -217,31 +218,14 @@ func Open(paths []string, opts ...FilesOption) (*Files, error) {
 		f.samples = append(f.samples, s)
 	}
 	if f.resource == sampler.Heap && f.repeated > 0 {
-		redate(f.samples)
+		// Fetched faster than the program collects: each profile shows
+		// the heap a collection before it was taken, and dated when
+		// taken every change would seem a collection later than it was
+		// — a warm-up that ended early would seem to end in the series'
+		// newer half.
+		gcdate.AtCollections(f.samples)
 	}
 	return f, nil
-}
-
-// redate dates each heap profile of a series fetched faster than the
-// program collects (some repeated the one before them) at the collection
-// whose snapshot it shows. The runtime publishes a collection's snapshot
-// only when the next one ends (runtime/mprof.go; runtime.GC alone
-// publishes its own), so a profile first seen after a collection shows the
-// heap as of the collection before, which ended about when the profile
-// before it was first seen. Dated when fetched instead, every change would
-// seem to happen a collection later than it did — a warm-up that ended
-// early would seem to end in the series' newer half. The first profile
-// shows a collection before the series began: it is placed one interval
-// between profiles earlier.
-func redate(samples []*sampler.Sample) {
-	if len(samples) < 2 {
-		return
-	}
-	prev := samples[0].Time
-	samples[0].Time = prev.Add(-samples[1].Time.Sub(prev))
-	for _, s := range samples[1:] {
-		s.Time, prev = prev, s.Time
-	}
 }
 
 func parseFile(name string, limit int64) (*profile.Profile, error) {

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"math"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -16,6 +15,8 @@ import (
 
 	"github.com/google/pprof/profile"
 	"github.com/stretchr/testify/require"
+
+	"github.com/leakguard/leakguard/internal/pproftest"
 )
 
 var retained [][]byte
@@ -301,28 +302,8 @@ func TestOpenPlacesTextProfilesAtTheirFilesTimes(t *testing.T) {
 	}
 }
 
-// snapshot is a synthetic heap profile of one process at second sec: one
-// stack of which the runtime sampled allocs objects of 1 KiB since the
-// process started, inuse of them live, at rate bytes; its values are the
-// estimates scaled from them, as the runtime writes them.
-func snapshot(sec, rate, allocs, inuse int64) *profile.Profile {
-	scale := 1 / -math.Expm1(-1024/float64(rate))
-	allocs, inuse = int64(float64(allocs)*scale), int64(float64(inuse)*scale)
-	fn := &profile.Function{ID: 1, Name: "main.handle", Filename: "main.go"}
-	loc := &profile.Location{ID: 1, Line: []profile.Line{{Function: fn, Line: 7}}}
-	return &profile.Profile{
-		SampleType: []*profile.ValueType{
-			{Type: "alloc_objects", Unit: "count"}, {Type: "alloc_space", Unit: "bytes"},
-			{Type: "inuse_objects", Unit: "count"}, {Type: "inuse_space", Unit: "bytes"},
-		},
-		PeriodType: &profile.ValueType{Type: "space", Unit: "bytes"},
-		Period:     rate,
-		Sample:     []*profile.Sample{{Location: []*profile.Location{loc}, Value: []int64{allocs, allocs << 10, inuse, inuse << 10}}},
-		Location:   []*profile.Location{loc},
-		Function:   []*profile.Function{fn},
-		TimeNanos:  sec * 1e9,
-	}
-}
+// snapshot is pproftest.Snapshot: one process's heap at second sec.
+var snapshot = pproftest.Snapshot
 
 // TestOpenRefusesWhatIsNotOneSeries stores series that do not follow one
 // process's heap through snapshots: each is refused with what is wrong,
