@@ -96,6 +96,23 @@ var cases = []leakCase{
 		Rate:  "300",
 		Guard: true,
 	},
+	{
+		Dir: "quichttp3", Module: "github.com/quic-go/quic-go", Leaky: "v0.43.1", Fixed: "v0.44.0",
+		Fix:  "https://github.com/quic-go/quic-go/pull/4523",
+		Leak: "both ends of an HTTP/3 connection keep every finished request stream (its send and receive halves, flow controller and buffers) in the connection's datagram map",
+		LeakFuncs: []string{
+			"github.com/quic-go/quic-go.newStream",
+			"github.com/quic-go/quic-go.newSendStream",
+			"github.com/quic-go/quic-go.newReceiveStream",
+			"github.com/quic-go/quic-go/internal/flowcontrol.NewStreamFlowController",
+			"github.com/quic-go/quic-go.(*frameSorter).push",
+			"github.com/quic-go/quic-go/http3.newDatagrammer",
+			"github.com/quic-go/quic-go/http3.(*connection).openRequestStream",
+			"github.com/quic-go/quic-go/http3.(*connection).acceptStream",
+		},
+		Rate:  "300",
+		Guard: true,
+	},
 }
 
 // workspace returns the directory that keeps binaries, profiles and reports
