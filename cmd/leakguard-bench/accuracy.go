@@ -439,7 +439,7 @@ func stored(w io.Writer, short bool) error {
 	got := map[string][]tiers{}
 	for _, set := range settings {
 		runtime.MemProfileRate = set.rate
-		var runs, aTP, aFP, aFN, sTP, sFP, sFN, benign, benignSusp, big, bigTP, some, someTP int
+		var runs, aTP, aFP, aFN, sTP, sFP, sFN, benign, benignSusp, big, bigTP, evident, evidentTP int
 		for _, wl := range all {
 			for seed := range uint64(seeds) {
 				o, err := runStored(wl, n, seed+1, set)
@@ -476,9 +476,9 @@ func stored(w io.Writer, short bool) error {
 					}
 				}
 				if o.retained >= suspectEvidence {
-					some++
+					evident++
 					if o.suspected {
-						someTP++
+						evidentTP++
 					}
 				}
 				if o.suspected {
@@ -492,7 +492,7 @@ func stored(w io.Writer, short bool) error {
 			}
 		}
 		fmt.Fprintf(w, "| %s | %d | %s | %s | %s (%d runs) | %s | %s | %s (%d runs) | %d/%d |\n", set, runs,
-			ratio(aTP, aTP+aFP), ratio(aTP, aTP+aFN), ratio(bigTP, big), big, ratio(sTP, sTP+sFP), ratio(sTP, sTP+sFN), ratio(someTP, some), some, benignSusp, benign)
+			ratio(aTP, aTP+aFP), ratio(aTP, aTP+aFN), ratio(bigTP, big), big, ratio(sTP, sTP+sFP), ratio(sTP, sTP+sFN), ratio(evidentTP, evident), evident, benignSusp, benign)
 	}
 	fmt.Fprintln(w)
 	listRuns(w, "Leak runs not even suspected:", missed, seeds, missedRetained)

@@ -45,15 +45,13 @@ func main() {
 		mux.HandleFunc("GET /quote/{item}", func(w http.ResponseWriter, r *http.Request) {
 			fmt.Fprintf(w, "%s: 42\n", r.PathValue("item"))
 		})
-		srv := &http3.Server{Handler: mux, TLSConfig: http3.ConfigureTLSConfig(&tls.Config{Certificates: []tls.Certificate{cert}})}
-		go srv.Serve(pc)
 		// One connection carries every request: allow it the streams a
 		// long run opens.
-		rt := &http3.RoundTripper{
-			TLSClientConfig: &tls.Config{InsecureSkipVerify: true},
-			QUICConfig:      &quic.Config{MaxIncomingStreams: 1 << 30},
-		}
-		srv.QUICConfig = &quic.Config{MaxIncomingStreams: 1 << 30}
+		streams := &quic.Config{MaxIncomingStreams: 1 << 30}
+		srv := &http3.Server{Handler: mux, QUICConfig: streams,
+			TLSConfig: http3.ConfigureTLSConfig(&tls.Config{Certificates: []tls.Certificate{cert}})}
+		go srv.Serve(pc)
+		rt := &http3.RoundTripper{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, QUICConfig: streams}
 		client := &http.Client{Transport: rt, Timeout: 5 * time.Second}
 		base := "https://" + pc.LocalAddr().String()
 		req := drive.Get(client, func(n int64) string { return fmt.Sprintf("%s/quote/item-%d", base, n%100) })
