@@ -409,12 +409,33 @@ func runStored(w workload.Workload, n int, seed uint64, set storedSetting) (shor
 	return out, nil
 }
 
-// suspectEvidence is the retained sampled objects from which the stored
-// series' suspect recall is also given on its own: where a pure-retention
-// leak among 100 stacks is a suspect almost always (TestPowerCurve), so
-// that a miss above it is the detector's and one below it mostly the
-// sampling's.
-const suspectEvidence = 20
+// recallFrom is a tier's recall over the leak runs whose leak retained at
+// least min sampled objects over the series.
+type recallFrom struct {
+	min          int64
+	runs, caught int
+}
+
+func (r *recallFrom) note(retained int64, caught bool) {
+	if retained < r.min {
+		return
+	}
+	r.runs++
+	if caught {
+		r.caught++
+	}
+}
+
+func (r recallFrom) String() string {
+	return fmt.Sprintf("%s (%d runs)", ratio(r.caught, r.runs), r.runs)
+}
+
+// Alerts are also scored over leaks retaining at least 50 sampled objects
+// over the series, and suspects over those retaining at least 20: where a
+// pure-retention leak among 100 stacks is almost always alerted, or a
+// suspect (TestPowerCurve), so that a miss above it is the detector's and
+// one below it mostly the sampling's.
+const alertEvidence, suspectEvidence = 50, 20
 
 // stored scores the workloads on short stored series: alerts, and
 // suspects-or-better, each with precision and recall over runs.
@@ -432,14 +453,15 @@ func stored(w io.Writer, short bool) error {
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Unless it says \"no forced GC\", each profile follows a forced collection (`?gc=1`); without, a profile shows the heap as of the collection before the program's last one, one that repeats the profile before it (no collection in between) is left out, and the others are dated at the collection they show, as analyze does.")
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, "| MemProfileRate | Runs | Alert precision | Alert recall | Alert recall, leaks retaining ≥ 50 sampled objects | Suspect precision | Suspect recall | Suspect recall, leaks retaining ≥ 20 sampled objects | Benign runs with a suspect |")
+	fmt.Fprintf(w, "| MemProfileRate | Runs | Alert precision | Alert recall | Alert recall, leaks retaining ≥ %d sampled objects | Suspect precision | Suspect recall | Suspect recall, leaks retaining ≥ %d sampled objects | Benign runs with a suspect |\n", alertEvidence, suspectEvidence)
 	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|")
 	missed, falseSuspects := map[string]int{}, map[string]int{}
 	missedRetained := map[string][]int64{} // the leak's live sampled objects, last profile minus first
 	got := map[string][]tiers{}
 	for _, set := range settings {
 		runtime.MemProfileRate = set.rate
-		var runs, aTP, aFP, aFN, sTP, sFP, sFN, benign, benignSusp, big, bigTP, evident, evidentTP int
+		var runs, aTP, aFP, aFN, sTP, sFP, sFN, benign, benignSusp int
+		alertsFrom, suspectsFrom := recallFrom{min: alertEvidence}, recallFrom{min: suspectEvidence}
 		for _, wl := range all {
 			for seed := range uint64(seeds) {
 				o, err := runStored(wl, n, seed+1, set)
@@ -469,18 +491,8 @@ func stored(w io.Writer, short bool) error {
 				} else {
 					aFN++
 				}
-				if o.retained >= 50 {
-					big++
-					if o.alerted {
-						bigTP++
-					}
-				}
-				if o.retained >= suspectEvidence {
-					evident++
-					if o.suspected {
-						evidentTP++
-					}
-				}
+				alertsFrom.note(o.retained, o.alerted)
+				suspectsFrom.note(o.retained, o.suspected)
 				if o.suspected {
 					sTP++
 				} else {
@@ -491,8 +503,8 @@ func stored(w io.Writer, short bool) error {
 				}
 			}
 		}
-		fmt.Fprintf(w, "| %s | %d | %s | %s | %s (%d runs) | %s | %s | %s (%d runs) | %d/%d |\n", set, runs,
-			ratio(aTP, aTP+aFP), ratio(aTP, aTP+aFN), ratio(bigTP, big), big, ratio(sTP, sTP+sFP), ratio(sTP, sTP+sFN), ratio(evidentTP, evident), evident, benignSusp, benign)
+		fmt.Fprintf(w, "| %s | %d | %s | %s | %s | %s | %s | %s | %d/%d |\n", set, runs,
+			ratio(aTP, aTP+aFP), ratio(aTP, aTP+aFN), alertsFrom, ratio(sTP, sTP+sFP), ratio(sTP, sTP+sFN), suspectsFrom, benignSusp, benign)
 	}
 	fmt.Fprintln(w)
 	listRuns(w, "Leak runs not even suspected:", missed, seeds, missedRetained)
