@@ -886,6 +886,23 @@ func quantileBlock(times []float64, q float64) int {
 	return i
 }
 
+// newHighs counts the blocks after the first whose live count exceeds
+// every count, live or peak, before them.
+func newHighs(b []storage.Count) int {
+	if len(b) == 0 {
+		return 0
+	}
+	high := max(b[0].Peak, b[0].Live)
+	n := 0
+	for _, x := range b[1:] {
+		if x.Live > high {
+			n++
+		}
+		high = max(high, x.Peak, x.Live)
+	}
+	return n
+}
+
 // continuing is the level, uncorrected, at which a suspect's newer half
 // must show growth of its own above the older half's highest count.
 const continuing = 0.1
@@ -1018,6 +1035,16 @@ func (d *Detector) suspicion(f *family, ser *series, level int, b []storage.Coun
 		}
 	}
 	if b[last].Live <= early || b[last].Live < recent {
+		c.p = 1
+	}
+	// And it must have set new highs, above everything before them, at
+	// two blocks at least, the newest one of them: one rise between two
+	// blocks is what a one-time step makes, wherever in that gap it fell,
+	// and growth going on rises again. Stored profiles fetched without
+	// forcing a collection make a few blocks dated no more precisely than
+	// the gaps between them, so that a step, or a warm-up whose end fell in
+	// such a gap, can show its whole rise as the newest block's.
+	if newHighs(b) < 2 {
 		c.p = 1
 	}
 	// And growth must be going on in the newer half, above everything the

@@ -129,3 +129,70 @@ func TestDispersion(t *testing.T) {
 		})
 	}
 }
+
+// TestSuspicionNeedsGrowthGoingOn checks the suspect test's conditions on
+// hand-built blocks, as sparse as a series of profiles fetched without
+// forcing a collection makes them: growth is going on when the count set
+// new highs at two blocks at least, not when a single rise — a one-time
+// step, or a warm-up whose end fell between two profiles — put the newest
+// block above the rest.
+func TestSuspicionNeedsGrowthGoingOn(t *testing.T) {
+	cases := []struct {
+		name    string
+		times   []float64
+		live    []uint32
+		suspect bool
+	}{
+		{"steady retention", []float64{0, 1, 2, 3, 4, 5, 6, 7}, []uint32{0, 3, 6, 9, 12, 15, 18, 21}, true},
+		{"growth at two sparse blocks", []float64{0, 1, 2, 5, 8}, []uint32{0, 0, 0, 12, 24}, true},
+		{"one rise, at the newest block", []float64{0, 1, 2, 5, 8}, []uint32{0, 0, 0, 0, 20}, false},
+		{"one rise, then flat", []float64{0, 1, 2, 3, 4, 5, 6, 7}, []uint32{0, 0, 0, 0, 0, 0, 20, 20}, false},
+		{"a warm-up that ended in the older half", []float64{0, 1, 2, 3, 4, 5, 6, 7}, []uint32{0, 10, 20, 20, 20, 20, 20, 21}, false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			blocks := make([]storage.Count, len(c.live))
+			var born uint32
+			for i, live := range c.live {
+				if i > 0 && live > c.live[i-1] {
+					born += live - c.live[i-1]
+				}
+				blocks[i] = storage.Count{Live: live, Born: born, Peak: live}
+			}
+			d := newDetector(defaultConfig())
+			f := &family{times: [][]float64{c.times}}
+			d.suspicion(f, &series{}, 0, blocks, 3, dispersion(blocks, c.times))
+			require.Len(t, d.cands, 1)
+			if c.suspect {
+				require.Less(t, d.cands[0].p, 1e-3)
+			} else {
+				require.Equal(t, 1.0, d.cands[0].p)
+			}
+		})
+	}
+}
+
+// TestNewHighs counts the blocks after the first that exceed everything
+// before them.
+func TestNewHighs(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		live []uint32
+		want int
+	}{
+		{"steady growth", []uint32{1, 2, 3, 4, 5}, 4},
+		{"a step", []uint32{0, 0, 0, 9, 9}, 1},
+		{"a step seen across two blocks", []uint32{0, 0, 4, 9, 9}, 2},
+		{"below the first block's peak", []uint32{9, 0, 3, 5, 8}, 0},
+		{"one block", []uint32{1}, 0},
+		{"none", nil, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b := make([]storage.Count, len(tc.live))
+			for i, x := range tc.live {
+				b[i] = storage.Count{Live: x, Peak: x}
+			}
+			require.Equal(t, tc.want, newHighs(b))
+		})
+	}
+}
