@@ -441,7 +441,7 @@ const alertEvidence, suspectEvidence = 50, 20
 // suspects-or-better, each with precision and recall over runs.
 func stored(w io.Writer, short bool) error {
 	n, seeds := 60, 5
-	settings := []storedSetting{{64 << 10, true}, {512 << 10, true}, {512 << 10, false}}
+	settings := []storedSetting{{64 << 10, true}, {64 << 10, false}, {512 << 10, true}, {512 << 10, false}}
 	if short {
 		seeds, settings = 1, []storedSetting{{512 << 10, true}, {512 << 10, false}}
 	}
