@@ -337,8 +337,8 @@ func (s storedSetting) String() string {
 }
 
 // runStored takes n heap profiles of w, 200 ms apart, and tests them the
-// way analyze does: the horizon at 0.4 of the span, a final look, a block
-// per profile. Without forced collections, a profile taken before the
+// way analyze does: the horizon at 0.4 of the span of the profiles it
+// keeps, a final look, a block per profile. Without forced collections, a profile taken before the
 // program collected again repeats the one before it, and analyze leaves it
 // out and dates each profile at the collection it shows; so does this.
 func runStored(w workload.Workload, n int, seed uint64, set storedSetting) (shortOutcome, error) {
@@ -348,11 +348,6 @@ func runStored(w workload.Workload, n int, seed uint64, set storedSetting) (shor
 		return out, err
 	}
 	defer hs.Close()
-	span := time.Duration(n-1) * 200 * time.Millisecond
-	det, err := leakguard.NewDetector(leakguard.WithHorizon(span*2/5), leakguard.WithSeries(n))
-	if err != nil {
-		return out, err
-	}
 	inst := w.New(seed)
 	defer func() { inst.Release(); runtime.GC() }()
 	// Each series starts from a collected heap, as a service's does some
@@ -376,10 +371,23 @@ func runStored(w workload.Workload, n int, seed uint64, set storedSetting) (shor
 	if repeated {
 		gcdate.AtCollections(series) // as pprofile.Open dates a series with repeats
 	}
+	if len(series) == 0 {
+		return out, errors.New("no heap profile")
+	}
+	// The horizon is 0.4 of the span of the profiles kept, as dated, and
+	// a block per profile kept: what analyze gives the same files.
+	horizon := leakguard.DefaultHorizon // as analyze, for a single profile
+	if span := series[len(series)-1].Time.Sub(series[0].Time); span > 0 {
+		horizon = max(time.Millisecond, span*2/5)
+	}
+	det, err := leakguard.NewDetector(leakguard.WithHorizon(horizon), leakguard.WithSeries(len(series)))
+	if err != nil {
+		return out, err
+	}
 	for _, s := range series {
 		det.Observe(s)
 	}
-	if w.Leak && len(series) > 0 {
+	if w.Leak {
 		out.retained = markedSampled(series[len(series)-1], w.Marker) - markedSampled(series[0], w.Marker)
 	}
 	det.Conclude()
