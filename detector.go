@@ -1044,7 +1044,7 @@ func (d *Detector) suspicion(f *family, ser *series, level int, b []storage.Coun
 	// forcing a collection make a few blocks dated no more precisely than
 	// the gaps between them, so that a step, or a warm-up whose end fell in
 	// such a gap, can show its whole rise as the newest block's.
-	if newHighs(b) < 2 {
+	if c.p < 1 && newHighs(b) < 2 {
 		c.p = 1
 	}
 	// And growth must be going on in the newer half, above everything the
