@@ -1038,9 +1038,9 @@ func (d *Detector) suspicion(f *family, ser *series, level int, b []storage.Coun
 		c.p = 1
 	}
 	// And it must have set new highs, above everything before them, at
-	// two blocks at least, the newest one of them: one rise between two
-	// blocks is what a one-time step makes, wherever in that gap it fell,
-	// and growth going on rises again. Stored profiles fetched without
+	// two blocks at least: one rise between two blocks is what a one-time
+	// step makes, wherever in that gap it fell, and growth going on rises
+	// again. Stored profiles fetched without
 	// forcing a collection make a few blocks dated no more precisely than
 	// the gaps between them, so that a step, or a warm-up whose end fell in
 	// such a gap, can show its whole rise as the newest block's.

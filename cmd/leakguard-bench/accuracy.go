@@ -338,9 +338,10 @@ func (s storedSetting) String() string {
 
 // runStored takes n heap profiles of w, 200 ms apart, and tests them the
 // way analyze does: the horizon at 0.4 of the span of the profiles it
-// keeps, a final look, a block per profile. Without forced collections, a profile taken before the
-// program collected again repeats the one before it, and analyze leaves it
-// out and dates each profile at the collection it shows; so does this.
+// keeps, a final look, a block per kept profile. Without forced
+// collections, a profile taken before the program collected again repeats
+// the one before it, and analyze leaves it out and dates each profile at
+// the collection it shows; so does this.
 func runStored(w workload.Workload, n int, seed uint64, set storedSetting) (shortOutcome, error) {
 	var out shortOutcome
 	hs, err := heap.New(heap.WithForceGC(set.forceGC))
