@@ -1040,10 +1040,10 @@ func (d *Detector) suspicion(f *family, ser *series, level int, b []storage.Coun
 	// And it must have set new highs, above everything before them, at
 	// two blocks at least: one rise between two blocks is what a one-time
 	// step makes, wherever in that gap it fell, and growth going on rises
-	// again. Stored profiles fetched without
-	// forcing a collection make a few blocks dated no more precisely than
-	// the gaps between them, so that a step, or a warm-up whose end fell in
-	// such a gap, can show its whole rise as the newest block's.
+	// again. Stored profiles fetched without forcing a collection make a
+	// few blocks dated no more precisely than the gaps between them, so
+	// that a step, or a warm-up whose end fell in such a gap, can show its
+	// whole rise as the newest block's.
 	if c.p < 1 && newHighs(b) < 2 {
 		c.p = 1
 	}

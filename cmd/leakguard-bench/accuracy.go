@@ -13,6 +13,7 @@ import (
 
 	"github.com/leakguard/leakguard"
 	"github.com/leakguard/leakguard/internal/gcdate"
+	"github.com/leakguard/leakguard/internal/storedseries"
 	"github.com/leakguard/leakguard/internal/workload"
 	"github.com/leakguard/leakguard/sampler"
 	"github.com/leakguard/leakguard/sampler/heap"
@@ -375,13 +376,11 @@ func runStored(w workload.Workload, n int, seed uint64, set storedSetting) (shor
 	if len(series) == 0 {
 		return out, errors.New("no heap profile")
 	}
-	// The horizon is 0.4 of the span of the profiles kept, as dated, and
-	// a block per profile kept: what analyze gives the same files.
-	horizon := leakguard.DefaultHorizon // as analyze, for a single profile
-	if span := series[len(series)-1].Time.Sub(series[0].Time); span > 0 {
-		horizon = max(time.Millisecond, span*2/5)
-	}
-	det, err := leakguard.NewDetector(leakguard.WithHorizon(horizon), leakguard.WithSeries(len(series)))
+	// The horizon is analyze's share of the span of the profiles kept, as
+	// dated, and a block per profile kept: what analyze gives the same
+	// files.
+	span := series[len(series)-1].Time.Sub(series[0].Time)
+	det, err := leakguard.NewDetector(leakguard.WithHorizon(storedseries.Horizon(storedseries.DefaultShare, span)), leakguard.WithSeries(len(series)))
 	if err != nil {
 		return out, err
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/leakguard/leakguard"
+	"github.com/leakguard/leakguard/internal/storedseries"
 	"github.com/leakguard/leakguard/sampler/pprofile"
 )
 
@@ -59,10 +60,7 @@ func (h *horizonFlag) of(span time.Duration) time.Duration {
 	if h.duration > 0 {
 		return h.duration
 	}
-	if span > 0 && h.fraction > 0 {
-		return max(time.Millisecond, time.Duration(h.fraction*float64(span)))
-	}
-	return leakguard.DefaultHorizon
+	return storedseries.Horizon(h.fraction, span)
 }
 
 func (o *outputFlags) register(fs *flag.FlagSet) {
@@ -71,7 +69,7 @@ func (o *outputFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&o.format, "format", "text", "output format: text or json")
 	fs.StringVar(&o.html, "html", "", "also write a self-contained HTML report to this file")
 	fs.IntVar(&o.top, "top", 0, "report at most this many stacks (0: all)")
-	o.horizon = horizonFlag{fraction: 0.4}
+	o.horizon = horizonFlag{fraction: storedseries.DefaultShare}
 	fs.Var(&o.horizon, "horizon", "how long growth must persist to be a leak: a fraction of a stored series' span (default 0.4: growth that stops within the first 40 % is benign) or a duration (watch, attach, run: default "+leakguard.DefaultHorizon.String()+")")
 }
 
