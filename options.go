@@ -187,6 +187,10 @@ func WithHistory(points, levels int) Option {
 // and alerts later. A growth projected to reach the process's memory limit
 // before the horizon ends is alerted early (WithMemoryLimit).
 //
+// A cache that approaches its size ever more slowly (keys of uniform
+// popularity) keeps adding entries past any horizon: choose one by which
+// it is 98 % full, or what it adds later may be alerted as growth.
+//
 // For a finite series (stored profiles), a horizon of 0.4 × the series'
 // span keeps growth that stops within the first 40 % of it silent whatever
 // the clock: the CLI's analyze does that.

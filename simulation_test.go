@@ -538,3 +538,55 @@ func TestLateLeakWaitsOnlyForItsEvidence(t *testing.T) {
 		})
 	}
 }
+
+// TestSaturatingCacheBeyondTheHorizon measures where a cache of uniformly
+// popular keys stops being benign. Such a cache approaches its size
+// exponentially and never quite stops adding entries: what it adds after
+// the horizon is growth beyond the horizon, and a large enough remainder is
+// evidence the persistence test cannot tell from a leak's. The cache here
+// holds 1,000 sampled objects once full (64 MiB at the Guard's 64 KiB
+// rate) on a stack of its own, among 20 churning stacks, over 30 minutes
+// at the defaults. Full to 99 % within the horizon it is never alerted;
+// fuller by less, it may be: its horizon is then too short.
+func TestSaturatingCacheBeyondTheHorizon(t *testing.T) {
+	runs := 100
+	if testing.Short() {
+		runs = 30
+	}
+	const interval, n, size = 10.0, 180, 1000.0
+	horizon := DefaultHorizon
+	var table strings.Builder
+	fmt.Fprintf(&table, "| full at the horizon | sampled objects added after it | alerted | warned |\n|---|---|---|---|\n")
+	for _, full := range []float64{0.9, 0.95, 0.98, 0.99, 0.999} {
+		tau := horizon.Seconds() / -math.Log(1-full)
+		var alerted, warned int
+		for run := range runs {
+			rng := rand.New(rand.NewPCG(17, uint64(run)))
+			p := simulate.CountParams{N: n, Interval: interval, Horizon: horizon.Seconds(), Churn: 20}
+			series := []simulate.CountSeries{simulate.SaturatingCache(rng, simulate.CountParams{N: n, Interval: interval}, size, tau, 0)}
+			for range 20 {
+				series = append(series, simulate.CountBenign()[0].Gen(rng, p))
+			}
+			d, err := NewDetector()
+			require.NoError(t, err)
+			for _, s := range countSamples(series[0].Time, series) {
+				d.Observe(s)
+			}
+			sev := severityOf(d, 1)
+			for _, a := range d.Flagged() {
+				require.Equal(t, uint64(1), a.Stack, "a churning stack flagged: %v", a)
+			}
+			if sev >= SeverityAlert {
+				alerted++
+			}
+			if sev >= SeverityWarning {
+				warned++
+			}
+		}
+		fmt.Fprintf(&table, "| %.1f %% | %.0f | %.2f | %.2f |\n", 100*full, size*(1-full), float64(alerted)/float64(runs), float64(warned)/float64(runs))
+		if full >= 0.99 {
+			require.Zero(t, warned, "a cache %.1f %% full at the horizon flagged", 100*full)
+		}
+	}
+	t.Logf("a cache of %.0f sampled objects approaching its size, %d runs of 30 minutes per row:\n%s", size, runs, table.String())
+}

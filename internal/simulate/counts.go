@@ -177,15 +177,7 @@ func CountBenign() []CountShape {
 			size := 20 + r.Float64()*2000
 			tau := (0.05 + 0.145*r.Float64()) * p.Horizon
 			start := r.Float64() * float64(p.N) * p.Interval
-			return run(r, p, func(pp *pop, _ int, prev, now float64) {
-				if now < start {
-					return
-				}
-				dt := now - math.Max(prev, start)
-				n := int64(poisson(r, dt*(size-float64(pp.held))/tau))
-				pp.born += n
-				pp.held += n
-			})
+			return SaturatingCache(r, p, size, tau, start)
 		}},
 		{"bounded-buffer", false, func(r *rand.Rand, p CountParams) CountSeries {
 			chunks := 2 + r.IntN(6)
@@ -251,6 +243,22 @@ func CountBenign() []CountShape {
 			})
 		}},
 	}
+}
+
+// SaturatingCache is a cache of uniformly popular keys from time start on:
+// each request misses with the share of keys not yet cached, so the cache
+// approaches size sampled objects exponentially with time constant tau
+// seconds, keeping everything it adds.
+func SaturatingCache(r *rand.Rand, p CountParams, size, tau, start float64) CountSeries {
+	return run(r, p, func(pp *pop, _ int, prev, now float64) {
+		if now < start {
+			return
+		}
+		dt := now - math.Max(prev, start)
+		n := int64(poisson(r, dt*(size-float64(pp.held))/tau))
+		pp.born += n
+		pp.held += n
+	})
 }
 
 // CountLeaks returns leaking count shapes: pure retention from the start,
