@@ -546,8 +546,9 @@ func TestLateLeakWaitsOnlyForItsEvidence(t *testing.T) {
 // evidence the persistence test cannot tell from a leak's. The cache here
 // holds 1,000 sampled objects once full (64 MiB at the Guard's 64 KiB
 // rate) on a stack of its own, among 20 churning stacks, over 30 minutes
-// at the defaults. Full to 99 % within the horizon it is never alerted;
-// fuller by less, it may be: its horizon is then too short.
+// at the defaults. Full to 98 % within the horizon it is never flagged
+// (the README's advice); less full, it may be: its horizon is then too
+// short.
 func TestSaturatingCacheBeyondTheHorizon(t *testing.T) {
 	runs := 100
 	if testing.Short() {
@@ -584,7 +585,7 @@ func TestSaturatingCacheBeyondTheHorizon(t *testing.T) {
 			}
 		}
 		fmt.Fprintf(&table, "| %.1f %% | %.0f | %.2f | %.2f |\n", 100*full, size*(1-full), float64(alerted)/float64(runs), float64(warned)/float64(runs))
-		if full >= 0.99 {
+		if full >= 0.98 {
 			require.Zero(t, warned, "a cache %.1f %% full at the horizon flagged", 100*full)
 		}
 	}
