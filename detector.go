@@ -1146,6 +1146,12 @@ func (d *Detector) describe(f *family, ser *series, c candidate, adj float64, s 
 		e.Reason = fmt.Sprintf("grew for longer than the %v horizon: %d sampled objects retained outside it", d.cfg.horizon, c.rise)
 	case c.early:
 		e.Reason = fmt.Sprintf("projected to reach the memory limit (%d bytes) within the %v horizon", d.cfg.memLimit, d.cfg.horizon)
+	case e.GrowingFor > d.cfg.horizon:
+		// Time is no longer what is missing: the alert counts only what
+		// lies outside every placement of a horizon-long window, and that
+		// part of the growth is still short of what the level needs.
+		e.Lacks = fmt.Sprintf("%d sampled objects retained, growing for %v, longer than the %v horizon; of them, fewer than the about %d that %.2f needs lie outside every horizon-long window",
+			max(c.rise, 0), roundDuration(e.GrowingFor), roundDuration(d.cfg.horizon), needed, d.cfg.alertConf)
 	default:
 		e.Lacks = fmt.Sprintf("%d sampled objects retained; %d needed at %.2f; growing for %v of the %v horizon",
 			max(c.rise, 0), needed, d.cfg.alertConf, roundDuration(e.GrowingFor), roundDuration(d.cfg.horizon))

@@ -113,6 +113,35 @@ func TestDetectorDecidesOnEvidence(t *testing.T) {
 	require.Equal(t, SeverityAlert, flagged[0].Severity)
 }
 
+// TestSuspectSaysWhatItLacks: a suspect younger than the horizon lacks
+// time; one that has grown for longer lacks evidence outside the horizon's
+// window, and says so rather than counting time it already has.
+func TestSuspectSaysWhatItLacks(t *testing.T) {
+	for _, tc := range []struct {
+		name           string
+		samples, every int // profiles, 200 ms apart; one sampled object retained every so many
+		want           string
+	}{
+		{"younger than the horizon", 12, 1, "of the 4s horizon"},
+		{"older than the horizon", 40, 3, "longer than the 4s horizon; of them, fewer than the about 9 that 0.99 needs lie outside every horizon-long window"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d, err := NewDetector(WithHorizon(4 * time.Second))
+			require.NoError(t, err)
+			// Significant growth; at one object every third profile too
+			// slow to show enough outside a 4 s window within 8 s.
+			for i := range tc.samples {
+				kept := int64(i/tc.every + 1)
+				d.Observe(counts(i, 0, map[uint64][2]int64{1: {kept, kept}}))
+			}
+			require.Empty(t, d.Flagged(), "the slow growth must stay a suspect")
+			suspects := d.Suspects()
+			require.Len(t, suspects, 1)
+			require.Contains(t, suspects[0].Evidence.Lacks, tc.want)
+		})
+	}
+}
+
 func TestDetectorVerdictSaysWhenNothingCouldBeDecided(t *testing.T) {
 	d, err := NewDetector(WithHorizon(time.Minute))
 	require.NoError(t, err)
