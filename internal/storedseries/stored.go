@@ -1,5 +1,6 @@
-// Package storedseries holds how leakguard analyze sets the horizon of a stored
-// series of profiles, so that what measures analyze sets it the same way.
+// Package storedseries holds how leakguard analyze sets the horizon of a
+// stored series of profiles, so that the benchmarks measuring analyze set
+// it the same way.
 package storedseries
 
 import (
