@@ -67,7 +67,8 @@ func (s *Severity) UnmarshalText(b []byte) error {
 type Evidence struct {
 	// PValue is the family-wise adjusted p-value: the chance of a result
 	// this strong anywhere in the run if nothing leaked. Confidence is
-	// 1 − PValue.
+	// 1 − PValue. A suspect's is adjusted over the stacks of one look
+	// only, and tests growth now, not its persistence beyond the horizon.
 	PValue float64 `json:"p_value"`
 	// RawPValue is the decisive test's own p-value before the
 	// multiplicity correction.
@@ -142,7 +143,8 @@ type Point struct {
 
 // Alert reports a stack that reached a severity.
 type Alert struct {
-	// Severity is the level reached: SeverityWarning or SeverityAlert.
+	// Severity is the level reached: SeverityWarning or SeverityAlert
+	// (SeveritySuspect too with WithSuspectAlerts).
 	Severity Severity `json:"severity"`
 	// Confidence is 1 − Evidence.PValue.
 	Confidence float64 `json:"confidence"`

@@ -48,7 +48,9 @@ type Pattern struct {
 	// Severity is the highest severity the stack has reached.
 	Severity Severity `json:"severity"`
 	// Confidence is one minus the smallest family-wise adjusted p-value any
-	// test of this stack produced.
+	// test of this stack produced; a suspect's is its suspect test's,
+	// adjusted over the stacks of its look: confidence that the stack grows
+	// now, not that the growth outlasts the horizon.
 	Confidence float64 `json:"confidence"`
 	// Type is the shape of the most significant growth seen, empty if no
 	// test of the stack found any evidence of growth (adjusted p-value 1).
