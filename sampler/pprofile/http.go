@@ -37,10 +37,17 @@ type HTTP struct {
 }
 
 // digest summarises a Sample's numbers, to recognise a repeated profile.
+// Records whose numbers are all zero are left out: the runtime lists a
+// stack as soon as it first samples an allocation there, with zero counts
+// until a collection publishes them, so a profile between two collections
+// can gain such records and still repeat the one before it.
 func digest(s *sampler.Sample) uint64 {
 	h := fnv.New64a()
 	var b [8]byte
 	for _, r := range s.Records {
+		if r.InUseBytes == 0 && r.InUseObjects == 0 && r.AllocBytes == 0 && r.AllocObjects == 0 {
+			continue
+		}
 		for _, v := range []int64{int64(r.Stack), r.InUseBytes, r.InUseObjects, r.AllocBytes, r.AllocObjects} {
 			binary.LittleEndian.PutUint64(b[:], uint64(v))
 			h.Write(b[:])

@@ -230,6 +230,35 @@ func TestOpenSkipsRepeatedProfiles(t *testing.T) {
 	require.Equal(t, 2, f.Repeated())
 }
 
+// TestOpenSkipsRepeatsWithNewEmptyStacks: between two collections the
+// runtime already lists a stack it has sampled an allocation at, with zero
+// counts until a collection publishes them. A profile that gained only
+// such a stack repeats the one before it.
+func TestOpenSkipsRepeatsWithNewEmptyStacks(t *testing.T) {
+	withEmptyStack := func(p *profile.Profile) *profile.Profile {
+		fn := &profile.Function{ID: 2, Name: "main.startup", Filename: "main.go"}
+		loc := &profile.Location{ID: 2, Line: []profile.Line{{Function: fn, Line: 9}}}
+		p.Function = append(p.Function, fn)
+		p.Location = append(p.Location, loc)
+		p.Sample = append(p.Sample, &profile.Sample{Location: []*profile.Location{loc}, Value: []int64{0, 0, 0, 0}})
+		return p
+	}
+	dir := t.TempDir()
+	for i, p := range []*profile.Profile{
+		snapshot(10, 1024, 5, 5),
+		withEmptyStack(snapshot(11, 1024, 5, 5)), // a repeat
+		snapshot(12, 1024, 8, 6),
+	} {
+		var buf bytes.Buffer
+		require.NoError(t, p.Write(&buf))
+		require.NoError(t, os.WriteFile(filepath.Join(dir, fmt.Sprintf("heap-%d.pb.gz", i)), buf.Bytes(), 0o600))
+	}
+	f, err := Open([]string{dir})
+	require.NoError(t, err)
+	require.Equal(t, 2, f.Len())
+	require.Equal(t, 1, f.Repeated())
+}
+
 // TestOpenDatesProfilesAtTheCollectionTheyShow: when some profiles repeat
 // the one before them, the series was fetched faster than the program
 // collects, and each profile shows the collection before the one after
