@@ -1314,7 +1314,7 @@ func (d *Detector) Verdict() Verdict {
 			d.index, plural(d.index, "sample", "samples"), roundDuration(v.Span), roundDuration(d.cfg.horizon))
 	case v.Suspects > 0:
 		v.Inconclusive = true
-		v.Reason = fmt.Sprintf("%d suspect %s grew significantly, but not yet for long enough or with enough sampled objects to confirm at %.2f", v.Suspects, plural(v.Suspects, "stack", "stacks"), d.cfg.alertConf)
+		v.Reason = fmt.Sprintf("%d suspect %s grew at the suspect level (%.1f over the stacks of one look), but not yet for long enough or with enough sampled objects to confirm at %.2f", v.Suspects, plural(v.Suspects, "stack", "stacks"), suspectAlpha, d.cfg.alertConf)
 	}
 	return v
 }
