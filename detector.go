@@ -119,6 +119,11 @@ type series struct {
 	proven   int64
 	severity Severity
 	suspect  *finding // the newest look's suspect evidence, nil if none
+	// suspectFrom and suspectFromIndex date the first of the unbroken run
+	// of looks at which the stack has been a suspect; zero when it was not
+	// one at the last look.
+	suspectFrom      time.Time
+	suspectFromIndex int
 	bestP    float64
 	found    *finding // the most significant persistence test so far
 	pushedAt uint64   // family sample index of the newest push
@@ -583,8 +588,8 @@ func (d *Detector) look(f *family, s *sampler.Sample, idx int, final bool) []Ale
 	d.minPsOf(suspicion)
 	suspectK := tarone(d.minPs, suspectAlpha)
 	earlyK := tarone(d.minPs, earlyShare*(1-d.cfg.alertConf))
-	f.store.Range(func(_ uint64, ser *series) bool { ser.suspect = nil; return true })
-	f.total.suspect = nil
+	f.store.Range(func(_ uint64, ser *series) bool { ser.clearSuspect(); return true })
+	f.total.clearSuspect()
 	for _, c := range d.cands {
 		ser := c.ser
 		switch c.kind {
@@ -617,7 +622,14 @@ func (d *Detector) look(f *family, s *sampler.Sample, idx int, final bool) []Ale
 			adj := math.Min(1, c.p*float64(suspectK))
 			fd := d.describe(f, ser, c, adj, s, idx)
 			if ser.suspect == nil || adj < ser.suspect.adjusted {
-				ser.suspect = fd
+				// A suspect is dated when it became one, as an alert is:
+				// the evidence is the newest look's.
+				if ser.suspectFrom.IsZero() {
+					ser.suspectFrom, ser.suspectFromIndex = fd.time, fd.index
+				}
+				dated := *fd
+				dated.time, dated.index = ser.suspectFrom, ser.suspectFromIndex
+				ser.suspect = &dated
 			}
 			if c.early && earlyShare > 0 && c.p <= earlyShare*(1-d.cfg.alertConf)/float64(earlyK) {
 				fd.adjusted = math.Min(1, c.p*float64(earlyK)/earlyShare)
@@ -998,6 +1010,15 @@ func (d *Detector) persistence(f *family, ser *series, level int, b []storage.Co
 		ser: ser, kind: persistence, level: level, p: p, minP: minP,
 		rise: r.Rise, events: r.Events, growFrom: times[0],
 	})
+}
+
+// clearSuspect forgets the last look's suspect evidence before a new look;
+// a stack that was no suspect at that look starts a new run of them.
+func (ser *series) clearSuspect() {
+	if ser.suspect == nil {
+		ser.suspectFrom, ser.suspectFromIndex = time.Time{}, 0
+	}
+	ser.suspect = nil
 }
 
 // suspicion adds the suspect hypothesis: the newest count's rise over the

@@ -142,6 +142,33 @@ func TestSuspectSaysWhatItLacks(t *testing.T) {
 	}
 }
 
+// TestSuspectIsDatedWhenItBecameOne: a stack that stays a suspect look
+// after look keeps the time and index of the first of them, as an alert
+// keeps those of the sample it was raised at; its evidence is the newest.
+func TestSuspectIsDatedWhenItBecameOne(t *testing.T) {
+	d, err := NewDetector(WithHorizon(time.Minute))
+	require.NoError(t, err)
+	first := -1
+	var firstTime time.Time
+	var retained []int64
+	for i := range 40 { // 8 s of steady growth against a one-minute horizon
+		s := counts(i, 0, map[uint64][2]int64{1: {int64(i + 1), int64(i + 1)}})
+		d.Observe(s)
+		suspects := d.Suspects()
+		if first < 0 && len(suspects) > 0 {
+			first, firstTime = i, s.Time
+		}
+		if first >= 0 {
+			require.Len(t, suspects, 1, "sample %d: the growth goes on, so the stack stays a suspect", i)
+			require.Equal(t, first, suspects[0].Index)
+			require.True(t, firstTime.Equal(suspects[0].Time))
+			retained = append(retained, suspects[0].Evidence.RetainedSampled)
+		}
+	}
+	require.GreaterOrEqual(t, first, 0, "steady growth must become a suspect")
+	require.Greater(t, retained[len(retained)-1], retained[0], "the evidence is the newest look's")
+}
+
 func TestDetectorVerdictSaysWhenNothingCouldBeDecided(t *testing.T) {
 	d, err := NewDetector(WithHorizon(time.Minute))
 	require.NoError(t, err)

@@ -158,7 +158,9 @@ type Alert struct {
 	Frames []sampler.Frame `json:"stack"`
 	// Evidence is what the detection rests on.
 	Evidence Evidence `json:"evidence"`
-	// Time is the time of the sample at which the stack reached Severity.
+	// Time is the time of the sample at which the stack reached Severity;
+	// for a suspect, the first of the unbroken run of looks at which it
+	// has been one.
 	Time time.Time `json:"time"`
 	// Index is the 0-based position of that sample among all samples the
 	// detector observed.
