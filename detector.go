@@ -124,9 +124,9 @@ type series struct {
 	// one at the last look.
 	suspectFrom      time.Time
 	suspectFromIndex int
-	bestP    float64
-	found    *finding // the most significant persistence test so far
-	pushedAt uint64   // family sample index of the newest push
+	bestP            float64
+	found            *finding // the most significant persistence test so far
+	pushedAt         uint64   // family sample index of the newest push
 
 	// The cumulative allocation estimates size is worked out from, and
 	// when the stack was first seen (family time).
