@@ -315,13 +315,7 @@ func (d *Detector) Observe(s *sampler.Sample) []Alert {
 	}
 	f.nextLook, f.nextAt, f.lookTime = nextLook(f.n), nextLookAt(f.n, t), t
 	raised := d.look(f, s, idx, false)
-	d.alerts = append(d.alerts, raised...)
-	// Each tracked stack escalates at most three times, but stacks evicted
-	// and seen again escalate again: keep the newest escalations within a
-	// bound set by the configuration, whatever the host does.
-	if limit := 3 * (d.cfg.maxStacks + len(d.families)); len(d.alerts) > 2*limit {
-		d.alerts = append(d.alerts[:0:0], d.alerts[len(d.alerts)-limit:]...)
-	}
+	d.keep(raised)
 	return raised
 }
 
@@ -347,6 +341,24 @@ const maxLookGap = 1.0
 // present, not a decision: a looser level than the warning's finds leaks
 // while they are young, and the alert tiers keep the run-long guarantee.
 const suspectAlpha = 0.2
+
+// keep records the warnings and alerts among escalations. Suspects sent
+// to OnAlert (WithSuspectAlerts) are not kept: they are a reading of the
+// present, reported by Suspects, and a program counting alerts must not
+// take one for a flag.
+func (d *Detector) keep(raised []Alert) {
+	for _, a := range raised {
+		if a.Severity >= SeverityWarning {
+			d.alerts = append(d.alerts, a)
+		}
+	}
+	// Each tracked stack escalates at most twice, but stacks evicted and
+	// seen again escalate again: keep the newest escalations within a
+	// bound set by the configuration, whatever the host does.
+	if limit := 3 * (d.cfg.maxStacks + len(d.families)); len(d.alerts) > 2*limit {
+		d.alerts = append(d.alerts[:0:0], d.alerts[len(d.alerts)-limit:]...)
+	}
+}
 
 // nextLook schedules looks at every sample up to 16, then four times per
 // doubling of the sample count: the error budget a look spends falls with
@@ -1262,9 +1274,11 @@ func (d *Detector) history(ser *series, fd *finding) []Point {
 	return out
 }
 
-// Alerts returns the escalations raised so far, oldest first: all of them
-// unless stacks were evicted and escalated again, in which case at least
-// the newest 3·(WithMaxStacks + resources) are kept.
+// Alerts returns the warnings and alerts raised so far, oldest first: all
+// of them unless stacks were evicted and escalated again, in which case at
+// least the newest 3·(WithMaxStacks + resources) are kept. Suspects are
+// not among them, even those sent to OnAlert (WithSuspectAlerts); see
+// Suspects.
 func (d *Detector) Alerts() []Alert {
 	return append([]Alert(nil), d.alerts...)
 }
@@ -1354,7 +1368,7 @@ func (d *Detector) Conclude() []Alert {
 		f.concluded = d.cfg.finalLook
 		s := &sampler.Sample{Time: f.last, Resource: r}
 		got := d.look(f, s, d.index-1, d.cfg.finalLook)
-		d.alerts = append(d.alerts, got...)
+		d.keep(got)
 		raised = append(raised, got...)
 	}
 	return raised

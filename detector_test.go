@@ -169,6 +169,32 @@ func TestSuspectIsDatedWhenItBecameOne(t *testing.T) {
 	require.Greater(t, retained[len(retained)-1], retained[0], "the evidence is the newest look's")
 }
 
+// TestSuspectAlertsAreNotAlerts: WithSuspectAlerts sends suspects to
+// OnAlert, but a suspect is no alert: Alerts, Flagged, the Verdict and the
+// Report's counts by severity must not take one for a flag.
+func TestSuspectAlertsAreNotAlerts(t *testing.T) {
+	d, err := NewDetector(WithHorizon(time.Minute), WithSuspectAlerts())
+	require.NoError(t, err)
+	var raised []Alert
+	for i := range 40 { // 8 s of steady growth against a one-minute horizon
+		raised = append(raised, d.Observe(counts(i, 0, map[uint64][2]int64{1: {int64(i + 1), int64(i + 1)}}))...)
+	}
+	d.Conclude()
+	require.Len(t, raised, 1, "the suspect reaches OnAlert once")
+	require.Equal(t, SeveritySuspect, raised[0].Severity)
+	require.Len(t, d.Suspects(), 1)
+	require.Empty(t, d.Alerts(), "a suspect is not an alert")
+	require.Empty(t, d.Flagged())
+	v := d.Verdict()
+	require.Zero(t, v.Alerts)
+	require.Equal(t, 1, v.Suspects)
+	require.True(t, v.Inconclusive, "a suspect alone decides nothing")
+	rep := d.report(DefaultReportTop)
+	require.Empty(t, rep.Alerts)
+	require.Zero(t, rep.AlertsBySeverity[SeveritySuspect])
+	require.Len(t, rep.Suspects, 1)
+}
+
 func TestDetectorVerdictSaysWhenNothingCouldBeDecided(t *testing.T) {
 	d, err := NewDetector(WithHorizon(time.Minute))
 	require.NoError(t, err)

@@ -76,7 +76,7 @@ func (d *Detector) report(top int) Report {
 				break
 			}
 		}
-		if ser.severity > SeverityNone {
+		if ser.severity >= SeverityWarning {
 			r.AlertsBySeverity[ser.severity]++
 		}
 		if ser.found != nil {
