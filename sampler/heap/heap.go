@@ -128,9 +128,11 @@ type Sampler struct {
 	last    int     // records in the previous profile
 	n       int     // records in the newest profile
 	classes map[uintptr]pcClass
-	gen     uint64   // Samples taken: Resolve answers only for the newest
-	buckets []bucket // by id: position in the profile counted from its end
-	pending []int32  // stacks summed after the walk
+	// runtimePCs says whether a PC is in the runtime (userStack).
+	runtimePCs map[uintptr]bool
+	gen        uint64   // Samples taken: Resolve answers only for the newest
+	buckets    []bucket // by id: position in the profile counted from its end
+	pending    []int32  // stacks summed after the walk
 	// selfBytes is what the newest profile holds at leakguard's own
 	// allocation sites, total what it holds at the others (or all, WithSelf).
 	selfBytes int64
@@ -165,12 +167,13 @@ func New(opts ...Option) (*Sampler, error) {
 		return nil, fmt.Errorf("heap: %w", err)
 	}
 	return &Sampler{
-		cfg:     cfg,
-		seed:    maphash.MakeSeed(),
-		symbols: symbols,
-		gc:      []metrics.Sample{{Name: gcCyclesMetric}, {Name: gcForcedMetric}},
-		classes: make(map[uintptr]pcClass),
-		epoch:   1,
+		cfg:        cfg,
+		seed:       maphash.MakeSeed(),
+		symbols:    symbols,
+		gc:         []metrics.Sample{{Name: gcCyclesMetric}, {Name: gcForcedMetric}},
+		classes:    make(map[uintptr]pcClass),
+		runtimePCs: make(map[uintptr]bool),
+		epoch:      1,
 	}, nil
 }
 
@@ -182,7 +185,7 @@ func (s *Sampler) Close() error {
 	s.closed = true
 	s.symbols.Purge()
 	s.free()
-	s.index, s.classes, s.buckets, s.pending = nil, nil, nil, nil
+	s.index, s.classes, s.runtimePCs, s.buckets, s.pending = nil, nil, nil, nil, nil
 	return nil
 }
 
@@ -400,7 +403,7 @@ func (s *Sampler) walk(out *sampler.Sample, n int, full bool) bool {
 // bucket if this is another size of a stack already seen.
 func (s *Sampler) addBucket(id int, stk []uintptr) {
 	b := &s.buckets[id]
-	key := s.fingerprint(stk)
+	key := s.fingerprint(s.userStack(stk))
 	*b = bucket{key: key, canon: int32(id), out: -1, depth: uint8(len(stk))}
 	if len(stk) > 0 {
 		b.leaf = stk[0]
@@ -651,6 +654,34 @@ const (
 // bounded by the program's code, so it rarely fills; when it does it starts
 // over.
 const maxClasses = 1 << 16
+
+// userStack returns stk without the runtime's frames at its leaf, as
+// runtime/pprof writes heap profiles and as frames are shown: the runtime
+// allocates for one line of code on several paths (a map's groups, tables
+// and directory; a slice's growth), each a bucket of its own, and keying
+// the stack without them makes them one stack — one series, whose evidence
+// is not split, and the same series a stored profile gives. A stack of
+// runtime frames only is kept whole. Each PC is looked up once.
+func (s *Sampler) userStack(stk []uintptr) []uintptr {
+	for i, pc := range stk {
+		rt, ok := s.runtimePCs[pc]
+		if !ok {
+			rt = false
+			if f := runtime.FuncForPC(pc); f != nil {
+				name := f.Name()
+				rt = strings.HasPrefix(name, "runtime.") || strings.HasPrefix(name, "internal/runtime/")
+			}
+			if len(s.runtimePCs) >= maxClasses {
+				clear(s.runtimePCs)
+			}
+			s.runtimePCs[pc] = rt
+		}
+		if !rt {
+			return stk[i:]
+		}
+	}
+	return stk
+}
 
 // selfStack reports, like allocatedBySelf on the symbolised stack, whether
 // leakguard allocated at stk, symbolising each PC once.

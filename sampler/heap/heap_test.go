@@ -529,7 +529,7 @@ func TestRecordsCarryOverBetweenSamples(t *testing.T) {
 		for i, r := range s.records[:n] {
 			stk := r.Stack()
 			b := s.buckets[n-1-i]
-			require.Equal(t, s.fingerprint(stk), b.key, "record %d", i)
+			require.Equal(t, s.fingerprint(s.userStack(stk)), b.key, "record %d", i)
 			require.Equal(t, s.selfStack(stk), b.self, "record %d", i)
 			require.Equal(t, b.key, s.buckets[b.canon].key, "record %d", i)
 		}
@@ -648,4 +648,41 @@ func TestStampBeforeTheFirstCollection(t *testing.T) {
 			require.True(t, tc.want.Equal(stampOf(&tc.st, now, tc.previous)))
 		})
 	}
+}
+
+var keptMap map[int]int
+
+//go:noinline
+func growMap(n int) {
+	for i := range n {
+		keptMap[i] = i // the map's groups, tables and directory: allocated on several runtime paths
+	}
+}
+
+// TestOneRecordPerStackAcrossRuntimePaths: a map growing at one line is
+// allocated by the runtime on several paths (new groups, tables, a larger
+// directory), each a bucket of its own in runtime.MemProfile. Their stacks
+// differ only in the runtime's frames, which are hidden, so they are one
+// stack to a user — and one record, as in the heap profiles runtime/pprof
+// writes, which hide the same frames: the leak's evidence is not split.
+func TestOneRecordPerStackAcrossRuntimePaths(t *testing.T) {
+	withRate(t, 1)
+	keptMap = map[int]int{}
+	growMap(1 << 14)
+	defer func() { keptMap = nil }()
+	s, err := New(WithForceGC(true))
+	require.NoError(t, err)
+	defer s.Close()
+	got, err := s.Sample(context.Background())
+	require.NoError(t, err)
+	var atGrowMap int
+	var objects int64
+	for _, r := range got.Records {
+		if len(r.Frames) > 0 && strings.HasSuffix(r.Frames[0].Function, ".growMap") {
+			atGrowMap++
+			objects += r.InUseObjects
+		}
+	}
+	require.Equal(t, 1, atGrowMap, "one record for the line that grows the map")
+	require.Greater(t, objects, int64(1), "its several allocations are in it")
 }
