@@ -79,6 +79,7 @@ func runAnalyze(args []string, stdout, stderr io.Writer) int {
 	}
 	rep.Repeated = files.Repeated()
 	rep.Undated = files.Undated()
+	rep.horizonShare = out.horizon.fraction
 	return emit(rep, &out, stdout, stderr)
 }
 
@@ -168,6 +169,7 @@ func analyzeReplicas(paths []string, opts []pprofile.FilesOption, out *outputFla
 	rep := reportOf(slices.Collect(maps.Values(best)), count, profiles, start, end, out.top)
 	rep.Replicas = len(dirs)
 	rep.withVerdict(verdict, suspects, out.top)
+	rep.horizonShare = out.horizon.fraction
 	rep.Repeated = repeated
 	rep.Undated = undated
 	rep.Skipped = skipped

@@ -141,6 +141,13 @@ func TestAnalyzeFindsTheLeakingFunction(t *testing.T) {
 	require.Equal(t, exitLeak, code)
 	require.Contains(t, out, "leakSessions")
 	require.Contains(t, out, "SEVERITY")
+	// It says what the horizon was, since a warm-up longer than the
+	// series reads the same; a horizon given as a duration needs no such
+	// note.
+	require.Contains(t, out, "the horizon was 40% of the series")
+	_, out, _ = runCLI("analyze", "--horizon", "1ms", dir)
+	require.Contains(t, out, "SEVERITY")
+	require.NotContains(t, out, "the horizon was")
 }
 
 func TestAnalyzeBenignSeriesIsClean(t *testing.T) {

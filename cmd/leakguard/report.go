@@ -54,8 +54,11 @@ type report struct {
 	SuspectNeeds int64 `json:"suspect_needs_sampled"`
 	SampleRate   int64 `json:"sample_rate"`
 
-	// For the text and HTML renderings only.
-	alerts   []leakguard.Alert
+	// For the text and HTML renderings only. horizonShare is the share of
+	// a stored series' span the horizon was (analyze), 0 when it was a
+	// duration.
+	horizonShare float64
+	alerts       []leakguard.Alert
 	suspects []leakguard.Alert
 	current  []leakguard.Pattern
 }
@@ -252,6 +255,12 @@ func writeText(w io.Writer, rep *report) {
 			}
 		}
 	}
+	if rep.horizonShare > 0 {
+		// A stored series knows nothing of the program beyond its own span:
+		// a warm-up longer than the horizon is growth beyond it.
+		fmt.Fprintf(w, "\nthe horizon was %.0f%% of the series (%s): growth that went on for longer counts as a leak here. A cache, pool or set of sessions still filling when the series ended grows the same way; if the program has one that takes longer to fill, profile it past its warm-up or pass --horizon with the time it takes.\n",
+			100*rep.horizonShare, roundedSeconds(rep.HorizonSeconds))
+	}
 }
 
 // writeSuspects lists the suspects: growth that could not yet be
@@ -342,4 +351,14 @@ func (rep *report) detectionLimit() string {
 			render.Bytes(float64(rep.SampleRate)), render.Bytes(float64(rep.AlertNeeds*rep.SampleRate)), render.Bytes(float64(rep.SuspectNeeds*rep.SampleRate)))
 	}
 	return s
+}
+
+// roundedSeconds shows a horizon to the second, or to the millisecond
+// when shorter than ten seconds.
+func roundedSeconds(sec float64) time.Duration {
+	d := time.Duration(sec * float64(time.Second))
+	if d < 10*time.Second {
+		return d.Round(time.Millisecond)
+	}
+	return d.Round(time.Second)
 }
