@@ -59,8 +59,8 @@ type report struct {
 	// duration.
 	horizonShare float64
 	alerts       []leakguard.Alert
-	suspects []leakguard.Alert
-	current  []leakguard.Pattern
+	suspects     []leakguard.Alert
+	current      []leakguard.Pattern
 }
 
 // reportAlert is one flagged stack at the highest severity it reached:
