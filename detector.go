@@ -53,6 +53,9 @@ type Detector struct {
 	earlyLooks uint64 // looks that could alert early, before the memory limit
 	tested     bool   // some persistence test was possible
 	lastLook   lookSummary
+	// alertLevel is the level a persistence test had to reach to alert at
+	// the newest look: what a report says an alert needs.
+	alertLevel float64
 
 	symbols frameTable
 
@@ -597,6 +600,10 @@ func (d *Detector) look(f *family, s *sampler.Sample, idx int, final bool) []Ale
 		d.earlyLooks++
 		earlyShare = split * stats.SpendWeight(d.earlyLooks)
 	}
+	// What an alert at this look needs: its share (or the share it would
+	// have had, when it spends nothing) over Tarone's divisor, as the
+	// persistence tests below are judged.
+	d.alertLevel = would * (1 - d.cfg.alertConf) / float64(max(alertK, 1))
 	d.minPsOf(suspicion)
 	suspectK := tarone(d.minPs, suspectAlpha)
 	earlyK := tarone(d.minPs, earlyShare*(1-d.cfg.alertConf))
@@ -1123,8 +1130,7 @@ func (d *Detector) describe(f *family, ser *series, c candidate, adj float64, s 
 	if ser.live > 0 {
 		objScale = float64(ser.objects) / float64(ser.live)
 	}
-	levelAlpha := 1 - d.cfg.alertConf
-	needed := stats.RiseNeeded(c.events, levelAlpha*stats.SpendWeight(max(d.looks, 1)))
+	needed := stats.RiseNeeded(c.events, d.alertLevel)
 	ys := make([]float64, len(b))
 	for i, x := range b {
 		ys[i] = float64(x.Live) * bpo
@@ -1174,7 +1180,7 @@ func (d *Detector) describe(f *family, ser *series, c candidate, adj float64, s 
 	switch {
 	case c.lone:
 		e.Lacks = fmt.Sprintf("a lone object replaced in %d profiles, %d of them by the largest yet (a stationary demand sets about %.1f); %d would be needed at %.2f, and a lone object's growth is never confirmed beyond the horizon",
-			c.seen, c.highs.Count, c.highs.Expected, stats.NewHighsNeeded(c.highs.Expected, levelAlpha*stats.SpendWeight(max(d.looks, 1))), d.cfg.alertConf)
+			c.seen, c.highs.Count, c.highs.Expected, stats.NewHighsNeeded(c.highs.Expected, d.alertLevel), d.cfg.alertConf)
 	case c.kind == persistence:
 		e.Reason = fmt.Sprintf("grew for longer than the %v horizon: %d sampled objects retained outside it", d.cfg.horizon, c.rise)
 	case c.early:

@@ -195,6 +195,35 @@ func TestSuspectAlertsAreNotAlerts(t *testing.T) {
 	require.Len(t, rep.Suspects, 1)
 }
 
+// TestAlertsHaveWhatTheySayTheyNeed: an alert's NeededSampled is the rise
+// the test that raised it needed, at the share of the budget and the
+// correction of the look that raised it — the final look of a stored
+// series included, which has most of the budget — so no alert retains
+// fewer sampled objects than it says it needed.
+func TestAlertsHaveWhatTheySayTheyNeed(t *testing.T) {
+	var alerts int
+	for seed := range uint64(40) {
+		rng := rand.New(rand.NewPCG(seed, 3))
+		d, err := NewDetector(WithHorizon(time.Duration(0.4*59*200)*time.Millisecond), WithSeries(60))
+		require.NoError(t, err)
+		flat := &churner{rng: rand.New(rand.NewPCG(seed, 4))}
+		var kept int64
+		for i := range 60 {
+			if rng.IntN(2) == 0 { // a slow leak: about 30 sampled objects over the series
+				kept++
+			}
+			fl, fb := flat.step(40)
+			d.Observe(counts(i, 0, map[uint64][2]int64{1: {fl, fb}, 2: {kept, kept}}))
+		}
+		d.Conclude()
+		for _, a := range d.Flagged() {
+			alerts++
+			require.GreaterOrEqual(t, a.Evidence.RetainedSampled, a.Evidence.NeededSampled, "seed %d: %v", seed, a.Evidence)
+		}
+	}
+	require.Positive(t, alerts, "some of these leaks are flagged")
+}
+
 func TestDetectorVerdictSaysWhenNothingCouldBeDecided(t *testing.T) {
 	d, err := NewDetector(WithHorizon(time.Minute))
 	require.NoError(t, err)
