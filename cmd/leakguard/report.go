@@ -198,7 +198,7 @@ func writeText(w io.Writer, rep *report) {
 	if rep.Repeated > 0 && rep.Repeated >= rep.Profiles {
 		// Most of the series is repeats: the program collected less often
 		// than it was profiled, and the evidence is its few collections.
-		fmt.Fprintln(w, "most profiles repeated another: fetching with ?gc=1 (a collection before each) gives a snapshot per profile")
+		fmt.Fprintln(w, "most profiles repeated another: a collection before each profile (fetching with ?gc=1, or runtime.GC() before writing one) gives a snapshot per profile")
 	}
 	switch {
 	case rep.Undated == 1:
