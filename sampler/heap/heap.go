@@ -666,7 +666,6 @@ func (s *Sampler) userStack(stk []uintptr) []uintptr {
 	for i, pc := range stk {
 		rt, ok := s.runtimePCs[pc]
 		if !ok {
-			rt = false
 			if f := runtime.FuncForPC(pc); f != nil {
 				name := f.Name()
 				rt = strings.HasPrefix(name, "runtime.") || strings.HasPrefix(name, "internal/runtime/")
