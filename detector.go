@@ -1182,7 +1182,7 @@ func (d *Detector) describe(f *family, ser *series, c candidate, adj float64, s 
 		e.Lacks = fmt.Sprintf("a lone object replaced in %d profiles, %d of them by the largest yet (a stationary demand sets about %.1f); %d would be needed at %.2f, and a lone object's growth is never confirmed beyond the horizon",
 			c.seen, c.highs.Count, c.highs.Expected, stats.NewHighsNeeded(c.highs.Expected, d.alertLevel), d.cfg.alertConf)
 	case c.kind == persistence:
-		e.Reason = fmt.Sprintf("grew for longer than the %v horizon: %d sampled objects retained outside it", d.cfg.horizon, c.rise)
+		e.Reason = fmt.Sprintf("grew for longer than the %v horizon: %d sampled objects retained outside it", roundDuration(d.cfg.horizon), c.rise)
 	case c.early:
 		e.Reason = fmt.Sprintf("projected to reach the memory limit (%d bytes) within the %v horizon", d.cfg.memLimit, d.cfg.horizon)
 	case e.GrowingFor > d.cfg.horizon:

@@ -219,6 +219,7 @@ func TestAlertsHaveWhatTheySayTheyNeed(t *testing.T) {
 		for _, a := range d.Flagged() {
 			alerts++
 			require.GreaterOrEqual(t, a.Evidence.RetainedSampled, a.Evidence.NeededSampled, "seed %d: %v", seed, a.Evidence)
+			require.Contains(t, a.Evidence.Reason, "the 4.7s horizon", "the horizon is shown rounded, as elsewhere")
 		}
 	}
 	require.Positive(t, alerts, "some of these leaks are flagged")
