@@ -353,12 +353,13 @@ func (rep *report) detectionLimit() string {
 	return s
 }
 
-// roundedSeconds shows a horizon to the second, or to the millisecond
-// when shorter than ten seconds.
+// roundedSeconds shows a horizon as the alerts' Reason and the suspects'
+// Lacks do (to the second, or to 100 ms below ten seconds), so the note
+// under the alerts names the same horizon they do.
 func roundedSeconds(sec float64) time.Duration {
 	d := time.Duration(sec * float64(time.Second))
 	if d < 10*time.Second {
-		return d.Round(time.Millisecond)
+		return d.Round(100 * time.Millisecond)
 	}
 	return d.Round(time.Second)
 }
