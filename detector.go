@@ -102,6 +102,11 @@ type family struct {
 	// records find their series without a map lookup.
 	byPos []*series
 	seen  *admission
+	// rechecks are the stacks tested again at the samples until the next
+	// look: those the newest look found suspect or warned of, and those
+	// that exceeded their highest count since.
+	rechecks    []*series
+	recheckNext int // where in rechecks the next sample's turn begins
 }
 
 // series is one tracked stack (or the process total).
@@ -146,6 +151,11 @@ type series struct {
 	perObj  float32 // estimated bytes per live sampled object, for plots
 	pending uint8
 	gone    bool // evicted: byPos may still point here
+	// high is the highest live count pushed; a stack that exceeds it
+	// between looks is rechecked (recheckShare), and rechecked says it
+	// is on its family's list.
+	high      uint32
+	rechecked bool
 }
 
 // journal is how many changed samples a series holds before pushing them.
@@ -295,6 +305,13 @@ func (d *Detector) Observe(s *sampler.Sample) []Alert {
 			present++
 		}
 		d.update(ser, r, live, born, i)
+		if ser.live > uint64(ser.high) {
+			ser.high = uint32(min(ser.live, math.MaxUint32))
+			if !ser.rechecked && ser.severity < SeverityAlert && !d.cfg.finalLook {
+				ser.rechecked = true
+				f.rechecks = append(f.rechecks, ser)
+			}
+		}
 	}
 	if present < f.store.Len() && !s.Changes {
 		// A stack absent from the sample holds nothing: stored profiles
@@ -314,7 +331,9 @@ func (d *Detector) Observe(s *sampler.Sample) []Alert {
 	d.update(f.total, &tot, tot.InUseSampled, tot.AllocSampled, i)
 
 	if f.n < f.nextLook && t < f.nextAt && t-f.lookTime < maxLookGap*d.cfg.horizon.Seconds() {
-		return nil
+		raised := d.recheck(f, s, idx)
+		d.keep(raised)
+		return raised
 	}
 	f.nextLook, f.nextAt, f.lookTime = nextLook(f.n), nextLookAt(f.n, t), t
 	raised := d.look(f, s, idx, false)
@@ -327,6 +346,25 @@ func (d *Detector) Observe(s *sampler.Sample) []Alert {
 // evidence; the looks along the way only date a leak's detection, so they
 // share the rest.
 const finalShare = 0.75
+
+// recheckShare is the part of each alert budget that rechecks between
+// looks spend (none with WithFinalLook, whose along-the-way looks only
+// date a detection). Looks come ever further apart — four per doubling of
+// the samples or the time — and evidence comes in bursts: a map whose
+// tables split together as it doubles keeps still for minutes and then
+// retains hundreds of sampled objects within a few profiles, which the
+// next look, minutes later, is the first to read. A recheck tests, at
+// every sample between looks, only the persistence of the stacks the
+// newest look found suspect or warned of and of those that have exceeded
+// their highest count since, at its sample's share of this budget divided
+// among all tracked stacks (Bonferroni: which stacks it tests depends on
+// their growth, so Tarone's count of the testable ones does not apply).
+// Sample i has SpendWeight(i) of it whether or not it rechecks, so the
+// union bound over samples and stacks holds however the rechecked stacks
+// were chosen. A sixteenth costs the looks log2(16/15), a tenth of a
+// sampled object, of what an alert needs; a burst brings tens of them a
+// sample, and a quarter caught the bursts measured no sooner.
+const recheckShare = 1.0 / 16
 
 // maxLookGap is the longest time between looks, in horizons: an alert
 // waits at most a horizon beyond its evidence, whatever the uptime. Looking
@@ -435,6 +473,8 @@ func (d *Detector) family(s *sampler.Sample) *family {
 func (d *Detector) restart(f *family, s *sampler.Sample) {
 	f.store.Purge()
 	clear(f.byPos)
+	clear(f.rechecks)
+	f.rechecks = f.rechecks[:0]
 	f.clock, _ = storage.NewClock(d.cfg.history, d.cfg.levels)
 	f.n, f.nextLook, f.nextAt, f.lookTime = 0, 1, 0, 0
 	f.started = true
@@ -530,16 +570,9 @@ func (d *Detector) look(f *family, s *sampler.Sample, idx int, final bool) []Ale
 	d.cands = d.cands[:0]
 	f.lookedAt = f.n
 	horizon := d.cfg.horizon.Seconds()
-	f.times = f.times[:0]
-	for k := 0; k < f.clock.Levels(); k++ {
-		var buf []float64
-		if k < cap(f.times) {
-			buf = f.times[:k+1][k][:0]
-		}
-		f.times = append(f.times, f.clock.Last(k, d.cfg.history, buf))
-	}
+	f.readTimes(d.cfg.history)
 	f.store.Range(func(_ uint64, ser *series) bool {
-		d.consider(f, ser, horizon)
+		d.consider(f, ser, horizon, false)
 		return true
 	})
 	// The process total is plotted, not tested: it sums stacks whose
@@ -574,6 +607,8 @@ func (d *Detector) look(f *family, s *sampler.Sample, idx int, final bool) []Ale
 		would = split * stats.SpendWeight(d.looks+1)
 		if d.cfg.finalLook {
 			would *= 1 - finalShare
+		} else {
+			would *= 1 - recheckShare
 		}
 	}
 	// Tarone's divisors at the share the look would have; tarone leaves
@@ -688,7 +723,111 @@ func (d *Detector) look(f *family, s *sampler.Sample, idx int, final bool) []Ale
 	}
 	sum.suspectNeeds = max(stats.RiseNeeded(0, suspectAlpha/float64(max(suspectK, 1))), 2*stats.RiseNeeded(0, continuing))
 	d.lastLook = sum
+	d.listRechecks(f)
 	clear(d.cands) // the scratch must not keep evicted series reachable
+	return raised
+}
+
+// listRechecks starts the list of stacks to recheck until the next look
+// with those the look found suspect or warned of; the others join it when
+// they exceed their highest count.
+func (d *Detector) listRechecks(f *family) {
+	for _, ser := range f.rechecks {
+		ser.rechecked = false
+	}
+	clear(f.rechecks)
+	f.rechecks = f.rechecks[:0]
+	if d.cfg.finalLook {
+		return
+	}
+	f.store.Range(func(_ uint64, ser *series) bool {
+		if ser.severity < SeverityAlert && (ser.suspect != nil || ser.severity == SeverityWarning) {
+			ser.rechecked = true
+			f.rechecks = append(f.rechecks, ser)
+		}
+		return true
+	})
+}
+
+// readTimes reads the clock's block end times at every level, as of the
+// newest sample, for the tests to date their blocks by.
+func (f *family) readTimes(history int) {
+	f.times = f.times[:0]
+	for k := 0; k < f.clock.Levels(); k++ {
+		var buf []float64
+		if k < cap(f.times) {
+			buf = f.times[:k+1][k][:0]
+		}
+		f.times = append(f.times, f.clock.Last(k, history, buf))
+	}
+}
+
+// minRechecks is the fewest stacks a sample may recheck, however few are
+// tracked.
+const minRechecks = 32
+
+// recheck tests, at a sample that is no look, the persistence of the
+// stacks the newest look found suspect or warned of (see recheckShare),
+// and returns the alerts it raises.
+func (d *Detector) recheck(f *family, s *sampler.Sample, idx int) []Alert {
+	if len(f.rechecks) == 0 || d.cfg.finalLook {
+		return nil
+	}
+	split := 1.0
+	if d.cfg.memLimit > 0 {
+		split = 0.5
+	}
+	share := split * recheckShare * stats.SpendWeight(uint64(d.index))
+	divisor := float64(max(1, f.store.Len()))
+	level := share * (1 - d.cfg.alertConf) / divisor
+	horizon := d.cfg.horizon.Seconds()
+	f.readTimes(d.cfg.history)
+	var raised []Alert
+	// However many stacks set new highs at once, a sample rechecks a
+	// thirty-second of the tracked stacks at most, in turn: a sample
+	// between looks costs at most about a thirty-second of a look's tests.
+	n := len(f.rechecks)
+	from := f.recheckNext % n
+	count := min(n, max(minRechecks, f.store.Len()/32))
+	f.recheckNext = from + count
+	for j := range count {
+		ser := f.rechecks[(from+j)%n]
+		if ser.gone || ser.severity >= SeverityAlert {
+			ser.rechecked = false
+			continue
+		}
+		d.cands = d.cands[:0]
+		d.consider(f, ser, horizon, true)
+		for _, c := range d.cands {
+			if c.kind != persistence || c.p > level {
+				continue
+			}
+			adj := c.p * divisor / share
+			// What the alert needed is this recheck's level, not the
+			// newest look's.
+			lookLevel := d.alertLevel
+			d.alertLevel = level
+			if adj < ser.bestP {
+				ser.bestP = adj
+				ser.found = d.describe(f, ser, c, adj, s, idx)
+			}
+			d.alertLevel = lookLevel
+			ser.severity = SeverityAlert
+			ser.suspect = nil
+			ser.rechecked = false
+			raised = append(raised, d.alert(ser, SeverityAlert, ser.found))
+			break
+		}
+	}
+	kept := f.rechecks[:0]
+	for _, ser := range f.rechecks {
+		if ser.rechecked {
+			kept = append(kept, ser)
+		}
+	}
+	clear(f.rechecks[len(kept):]) // evicted series must not stay reachable
+	f.rechecks = kept
+	clear(d.cands)
 	return raised
 }
 
@@ -721,7 +860,7 @@ func tarone(minPs []float64, alpha float64) int {
 // suspect test (the rise over the finest level holding
 // the whole history, or the coarsest with eight blocks when none does, for
 // a newest count that is still a new high).
-func (d *Detector) consider(f *family, ser *series, horizon float64) {
+func (d *Detector) consider(f *family, ser *series, horizon float64, persistOnly bool) {
 	f.flush(ser)
 	finest, coarsest := -1, -1
 	suspectLevel := -1
@@ -770,6 +909,9 @@ func (d *Detector) consider(f *family, ser *series, horizon float64) {
 	if finest < 0 && young >= 0 {
 		finest, coarsest = young, youngTop
 	}
+	if persistOnly && finest < 0 {
+		return
+	}
 	if finest < 0 && suspectLevel < 0 {
 		return
 	}
@@ -801,7 +943,7 @@ func (d *Detector) consider(f *family, ser *series, horizon float64) {
 	// lone test counts cannot rise there by enough to be a suspect: it is
 	// read by the sizes of the objects that replaced one another instead
 	// (lone.go).
-	if suspectLevel >= 0 {
+	if suspectLevel >= 0 && !persistOnly {
 		if b := level(suspectLevel); !d.loneSuspicion(f, ser, suspectLevel, b, horizon) {
 			d.suspicion(f, ser, suspectLevel, b, horizon, dispersionOf(suspectLevel))
 			// Once the history is much longer than the horizon, growth that

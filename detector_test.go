@@ -98,6 +98,41 @@ func TestDetectorAlertsOnceGrowthOutlastsTheHorizon(t *testing.T) {
 	require.Equal(t, 1, v.Alerts)
 }
 
+// TestBurstBetweenLooksAlertsAtOnce: a stack that grew for one horizon,
+// kept still, and then retains a burst (a map whose tables split together
+// as it doubles) is alerted at the samples of the burst, between looks —
+// not at the next look, which comes ever later as the samples accumulate.
+func TestBurstBetweenLooksAlertsAtOnce(t *testing.T) {
+	d, err := NewDetector(WithHorizon(horizon4s))
+	require.NoError(t, err)
+	flat := &churner{rng: rand.New(rand.NewPCG(3, 3))}
+	const burst = 60
+	var alert *Alert
+	lookAt := -1
+	for i := range 100 {
+		fl, fb := flat.step(40)
+		live := int64(min(i, 20)) * 10 // one horizon of growth, then still
+		if i >= burst {
+			live += int64(i-burst+1) * 15
+		}
+		for _, a := range d.Observe(counts(i, 0, map[uint64][2]int64{1: {fl, fb}, 2: {live, live}})) {
+			require.Equal(t, uint64(2), a.Stack, "only the map is flagged: %v", a)
+			if a.Severity == SeverityAlert && alert == nil {
+				alert = &a
+				f := d.families[sampler.Heap]
+				if f.lookedAt == f.n {
+					lookAt = i
+				}
+			}
+		}
+	}
+	require.NotNil(t, alert, "the burst is not caught")
+	require.Equal(t, -1, lookAt, "the alert waited for a look")
+	require.Less(t, alert.Index, burst+6, "a burst of 15 retained sampled objects a sample is decided within a few samples")
+	require.GreaterOrEqual(t, alert.Evidence.RetainedSampled, alert.Evidence.NeededSampled)
+	require.Greater(t, alert.Confidence, DefaultAlertConfidence)
+}
+
 // TestDetectorDecidesOnEvidence: twenty profiles are enough when they hold
 // hundreds of retained sampled objects; the horizon is 40 % of the series.
 func TestDetectorDecidesOnEvidence(t *testing.T) {

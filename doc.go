@@ -110,7 +110,12 @@
 // doubling of the sample count or of the time, whichever comes first, so
 // the budget falls with the number of looks, not of samples — and at least
 // once per horizon, so that a leak
-// starting on a service's tenth day does not wait a day for a look. Suspects are a per-look reading at level 0.2
+// starting on a service's tenth day does not wait a day for a look.
+// Between looks, a sixteenth of the alert budget rechecks, at every
+// sample, the persistence of the stacks the newest look found suspect or
+// warned of and of those that set a new high since (sample i may spend
+// SpendWeight(i) of it, divided among all tracked stacks), so that evidence
+// arriving in a burst is decided when it arrives. Suspects are a per-look reading at level 0.2
 // across the stacks that could pass, not covered by the run-long
 // guarantee.
 //
