@@ -592,12 +592,7 @@ func (d *Detector) look(f *family, s *sampler.Sample, idx int, final bool) []Ale
 		}
 	}
 	var raised []Alert
-	// With a memory limit, early alerts and persistence alerts each have
-	// half of every budget, so that together they keep within it.
-	split := 1.0
-	if d.cfg.memLimit > 0 {
-		split = 0.5
-	}
+	split := d.split()
 	share, earlyShare := 0.0, 0.0
 	d.minPsOf(persistence)
 	// would is the share this look has if it spends: the final look's, or
@@ -762,22 +757,29 @@ func (f *family) readTimes(history int) {
 	}
 }
 
+// split is the part of every budget persistence tests have: with a memory
+// limit, early alerts and persistence alerts each have half, so that
+// together they keep within it.
+func (d *Detector) split() float64 {
+	if d.cfg.memLimit > 0 {
+		return 0.5
+	}
+	return 1
+}
+
 // minRechecks is the fewest stacks a sample may recheck, however few are
 // tracked.
 const minRechecks = 32
 
 // recheck tests, at a sample that is no look, the persistence of the
-// stacks the newest look found suspect or warned of (see recheckShare),
-// and returns the alerts it raises.
+// stacks on the family's recheck list — those the newest look found
+// suspect or warned of, and those that set a new high since (see
+// recheckShare) — and returns the alerts it raises.
 func (d *Detector) recheck(f *family, s *sampler.Sample, idx int) []Alert {
 	if len(f.rechecks) == 0 || d.cfg.finalLook {
 		return nil
 	}
-	split := 1.0
-	if d.cfg.memLimit > 0 {
-		split = 0.5
-	}
-	share := split * recheckShare * stats.SpendWeight(uint64(d.index))
+	share := d.split() * recheckShare * stats.SpendWeight(uint64(d.index))
 	divisor := float64(max(1, f.store.Len()))
 	level := share * (1 - d.cfg.alertConf) / divisor
 	horizon := d.cfg.horizon.Seconds()
