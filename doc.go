@@ -115,7 +115,7 @@
 // sample, the persistence of the stacks the newest look found suspect or
 // warned of and of those that set a new high since (sample i may spend
 // SpendWeight(i) of it, divided among all tracked stacks), so that evidence
-// arriving in a burst is decided when it arrives. Suspects are a per-look reading at level 0.2
+// arriving in a burst can be decided before the next look. Suspects are a per-look reading at level 0.2
 // across the stacks that could pass, not covered by the run-long
 // guarantee.
 //
